@@ -1,0 +1,5 @@
+import sys
+
+from jexp.cli import main
+
+sys.exit(main())

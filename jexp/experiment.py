@@ -1,0 +1,130 @@
+"""Running experiments: the registry, typed config overrides, and the context a run gets.
+
+An experiment is a module ``experiments/<name>.py`` with a docstring (first line: what it
+shows), a frozen dataclass ``Config``, a dict ``QUICK`` of overrides for a tiny smoke run, and
+``run(cfg, ctx)``. Outputs go to ``artifacts/<name>/`` (``--quick``: ``artifacts/<name>/quick/``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+
+from jexp import artifacts, data, progress, train
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message is one line for the user."""
+
+
+def names() -> tuple[str, ...]:
+    return importlib.import_module("experiments").EXPERIMENTS
+
+
+def load(name: str):
+    if name not in names():
+        raise UsageError(f"unknown experiment {name!r}; known: {', '.join(names())} (see `jexp list`)")
+    return importlib.import_module(f"experiments.{name}")
+
+
+def describe(module) -> str:
+    return (module.__doc__ or "").strip().splitlines()[0]
+
+
+def _parse(value: str, typ, key: str):
+    origin = typing.get_origin(typ)
+    try:
+        if typ is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if origin is tuple:
+            if value.strip() == "":
+                raise ValueError
+            (item, *_rest) = typing.get_args(typ)
+            try:
+                return tuple(_parse(v, item, key) for v in value.split(","))
+            except UsageError:
+                raise UsageError(f"--{key}={value}: expected comma-separated {item.__name__} values") from None
+        return typ(value)
+    except UsageError:
+        raise
+    except ValueError:
+        raise UsageError(f"--{key}={value}: expected {getattr(typ, '__name__', typ)}") from None
+
+
+def with_overrides(config_cls, overrides: dict[str, str], base: dict | None = None):
+    """``config_cls`` with ``base`` values, then string ``overrides`` parsed to the field types."""
+    hints = typing.get_type_hints(config_cls)
+    fields = [f.name for f in dataclasses.fields(config_cls)]
+    values = dict(base or {})
+    for key, value in overrides.items():
+        k = key.replace("-", "_")
+        if k not in fields:
+            raise UsageError(f"unknown config key --{key}; valid keys: {', '.join(fields)}")
+        values[k] = _parse(value, hints[k], key)
+    return config_cls(**values)
+
+
+def config_hash(cfg) -> str:
+    return hashlib.sha256(artifacts.dumps(cfg).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Context:
+    """What a run needs besides its config."""
+    name: str
+    out: artifacts.Artifacts
+    data_dir: Path
+    ckpt_dir: Path | None
+    quick: bool = False
+    show_progress: bool = True
+
+    def progress(self, total: int, desc: str = "") -> progress.Progress:
+        return progress.Progress(total, desc or self.name, enabled=self.show_progress)
+
+    def checkpoints(self, sub: str) -> str | None:
+        return None if self.ckpt_dir is None else str(self.ckpt_dir / sub)
+
+
+def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = False, data_dir=None,
+        out_root="artifacts", resume: bool = True, show_progress: bool = True) -> Path:
+    """Run experiment ``name``; returns its artifacts folder."""
+    module = load(name)
+    cfg = with_overrides(module.Config, overrides or {}, module.QUICK if quick else None)
+    out_dir = Path(out_root) / name / ("quick" if quick else "")
+    ckpt = out_dir / "checkpoints" / config_hash(cfg) if resume else None
+    out = artifacts.Artifacts(out_dir)
+    try:
+        ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress)
+        out.json("config.json", {"experiment": name, "quick": quick, "config": cfg,
+                                 "jax": jax.__version__, "backend": jax.default_backend()})
+        module.run(cfg, ctx)
+        out.commit()
+    finally:
+        out.discard()
+    return out_dir
+
+
+# --- helpers shared by the MNIST experiments --------------------------------------------------
+
+def image_data(dataset: str, ctx: Context, seed: int, train_size: int = 0, test_size: int = 0,
+               probe_size: int = 256) -> tuple[data.Dataset, train.Data]:
+    """Load ``dataset`` (first ``train_size``/``test_size`` examples when set) and its device arrays;
+    the gradient-probe minibatch is drawn with a key derived from ``seed``."""
+    ds = data.load(dataset, ctx.data_dir)
+    ds = ds._replace(train=data.subset(ds.train, train_size), test=data.subset(ds.test, test_size))
+    probe_key = jax.random.fold_in(jax.random.key(seed), 0x9B0BE)
+    return ds, train.make_data(ds.train, ds.test, probe_key, probe_size)
+
+
+def read_metrics(path) -> dict:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,233 @@
+"""Training core: a pure step, a whole epoch in one ``jit``, many runs at once with ``vmap``.
+
+A *run* is one model trained from one seed with one set of hyper-parameters. Runs of the same
+model shape are stacked on a leading axis and trained together by ``jit(vmap(epoch))``; with
+several devices that axis is sharded over them. One epoch shuffles on device with the run's own
+PRNG key, scans over the minibatches, then evaluates on the test set and records per-layer
+gradient statistics on a fixed probe minibatch. History index 0 is the untrained model.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jexp import checkpoint, gradients
+
+
+class RunState(struct.PyTreeNode):
+    params: Any
+    opt_state: Any
+    key: jax.Array       # this run's PRNG key (shuffling)
+    variant: jax.Array   # int32 handed to apply_fn, e.g. which activation
+    diverged: jax.Array  # bool: a loss or parameter became NaN/inf
+
+
+class Data(NamedTuple):
+    train_x: jax.Array
+    train_y: jax.Array
+    test_x: jax.Array
+    test_y: jax.Array
+    probe_x: jax.Array  # the fixed minibatch for gradient statistics
+    probe_y: jax.Array
+
+
+def make_data(train, test, probe_key, probe_size: int = 256) -> Data:
+    """Device arrays for training; the probe minibatch is drawn from ``train`` with ``probe_key``."""
+    idx = np.asarray(jax.random.choice(probe_key, len(train.y), (min(probe_size, len(train.y)),), replace=False))
+    return Data(*(jnp.asarray(a) for a in (train.x, train.y, test.x, test.y, train.x[idx], train.y[idx])))
+
+
+def cross_entropy(logits, labels):
+    """Per-example softmax cross-entropy with integer labels."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def optimizer(name: str = "sgd", **hparams) -> optax.GradientTransformation:
+    """An optax optimiser whose hyper-parameters live in its state, so they can differ per run."""
+    return optax.inject_hyperparams(getattr(optax, name))(**hparams)
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """The pure functions of training one run; ``fit`` vmaps and jits them."""
+    apply_fn: Callable  # (params, x, variant) -> logits
+    tx: optax.GradientTransformation
+    batch_size: int = 32
+    eval_batch_size: int = 1000
+    grad_stats: bool = True
+
+    def loss(self, params, x, y, variant):
+        logits = self.apply_fn(params, x, variant)
+        return cross_entropy(logits, y).mean(), logits
+
+    def init(self, init_fn, seed, variant=0, hparams=None) -> RunState:
+        """One run: params from ``init_fn(key)``, optimiser state with this run's ``hparams``."""
+        k_init, k_train = jax.random.split(jax.random.key(seed))
+        params = init_fn(k_init)
+        opt_state = self.tx.init(params)
+        if hparams:
+            opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **hparams})
+        return RunState(params, opt_state, k_train, jnp.asarray(variant, jnp.int32), jnp.asarray(False))
+
+    def step(self, params, opt_state, x, y, variant):
+        (loss, logits), grads = jax.value_and_grad(self.loss, has_aux=True)(params, x, y, variant)
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+    def epoch(self, state: RunState, data: Data, steps):
+        """Train on ``steps`` minibatches of a fresh on-device shuffle, then ``probe``.
+
+        ``steps`` is traced, so one compiled program also serves ``steps=0``: the state is
+        returned untouched and only probed (train metrics are 0/0 = NaN then). The last partial
+        batch of each shuffle is dropped.
+        """
+        n, bs = data.train_x.shape[0], self.batch_size
+        key, k_perm = jax.random.split(state.key)
+        perm = jax.random.permutation(k_perm, n)
+
+        def body(i, carry):
+            params, opt_state, loss_sum, acc_sum = carry
+            idx = jax.lax.dynamic_slice(perm, (i * bs,), (bs,))
+            params, opt_state, loss, acc = self.step(params, opt_state, data.train_x[idx],
+                                                     data.train_y[idx], state.variant)
+            return params, opt_state, loss_sum + loss, acc_sum + acc
+
+        zero = jnp.zeros((), jnp.float32)
+        params, opt_state, loss_sum, acc_sum = jax.lax.fori_loop(
+            0, steps, body, (state.params, state.opt_state, zero, zero))
+        finite = jnp.isfinite(loss_sum)
+        for leaf in jax.tree.leaves(params):
+            finite &= jnp.all(jnp.isfinite(leaf))
+        state = state.replace(params=params, opt_state=opt_state, diverged=state.diverged | ~finite,
+                              key=jnp.where(steps > 0, key, state.key))
+        return state, {"train_loss": loss_sum / steps, "train_acc": acc_sum / steps, **self.probe(state, data)}
+
+    def steps_per_epoch(self, data: Data) -> int:
+        return data.train_x.shape[0] // self.batch_size
+
+    def evaluate(self, params, variant, x, y):
+        """Mean loss and accuracy over (x, y), in chunks of ``eval_batch_size``."""
+        n = x.shape[0]
+        b = min(self.eval_batch_size, n)
+        chunks = -(-n // b)
+        pad = chunks * b - n
+        xs = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(chunks, b, *x.shape[1:])
+        ys = jnp.pad(y, (0, pad)).reshape(chunks, b)
+        ws = (jnp.arange(chunks * b) < n).reshape(chunks, b)
+
+        def chunk(args):
+            xc, yc, wc = args
+            logits = self.apply_fn(params, xc, variant)
+            return jnp.sum(cross_entropy(logits, yc) * wc), jnp.sum((jnp.argmax(logits, -1) == yc) * wc)
+
+        losses, correct = jax.lax.map(chunk, (xs, ys, ws))
+        return losses.sum() / n, correct.sum() / n
+
+    def probe(self, state: RunState, data: Data) -> dict:
+        """Test loss/accuracy and (if ``grad_stats``) per-layer max |∂L/∂W|, |∂L/∂b| on the probe batch."""
+        test_loss, test_acc = self.evaluate(state.params, state.variant, data.test_x, data.test_y)
+        out = {"test_loss": test_loss, "test_acc": test_acc, "diverged": state.diverged}
+        if self.grad_stats:
+            g = gradients.layer_grad_max(lambda p: self.loss(p, data.probe_x, data.probe_y, state.variant)[0],
+                                         state.params)
+            out.update(grad_kernel=g["kernel"], grad_bias=g["bias"])
+        return out
+
+
+def init_runs(trainer: Trainer, init_fn, seeds, variants=None, hparams: dict | None = None) -> RunState:
+    """Stacked initial states of len(seeds) runs (``variants`` and each ``hparams`` value per run)."""
+    seeds = jnp.asarray(seeds, jnp.uint32)
+    variants = jnp.zeros_like(seeds, jnp.int32) if variants is None else jnp.asarray(variants, jnp.int32)
+    hparams = {k: jnp.asarray(v, jnp.float32) for k, v in (hparams or {}).items()}
+    lowered = jax.jit(jax.vmap(lambda s, v, h: trainer.init(init_fn, s, v, h))).lower(seeds, variants, hparams)
+    return _compile_cheaply(lowered)(seeds, variants, hparams)
+
+
+def _compile_cheaply(lowered):
+    """Compile a program that runs once and briefly (e.g. initialisation) without LLVM's costly
+    optimisations: on CPU this halves its compile time. Integer PRNG work gives the same bits."""
+    try:
+        return lowered.compile(compiler_options={"xla_backend_optimization_level": 0})
+    except Exception:  # a backend without that option
+        return lowered.compile()
+
+
+# --- many devices -----------------------------------------------------------------------------
+
+def shard_runs(tree, n_runs: int):
+    """Pad the runs axis to a multiple of the device count and shard it over all devices.
+    Returns (tree, pad). With one device the tree is returned unchanged."""
+    n_dev = jax.device_count()
+    if n_dev == 1:
+        return tree, 0
+    pad = (-n_runs) % n_dev
+    if pad:
+        tree = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
+    mesh = Mesh(np.array(jax.devices()), ("runs",))
+    return jax.device_put(tree, NamedSharding(mesh, P("runs"))), pad
+
+
+def replicate(tree):
+    if jax.device_count() == 1:
+        return tree
+    mesh = Mesh(np.array(jax.devices()), ("runs",))
+    return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=None,
+        progress=None, on_epoch: Callable[[int, dict], None] | None = None):
+    """Train the stacked runs in ``state`` for ``epochs`` epochs, one jitted call per epoch.
+
+    Returns (state, history): history[name] is a numpy array [runs, epochs + 1, ...], index 0
+    being the untrained model (train metrics are NaN there). With ``ckpt_dir`` a checkpoint is
+    written after every epoch and an interrupted fit resumes from the last one, bitwise.
+    """
+    n_runs = jax.tree.leaves(state)[0].shape[0]
+    state, pad = shard_runs(state, n_runs)
+    data = replicate(data)
+    epoch_fn = jax.jit(jax.vmap(trainer.epoch, in_axes=(0, None, None)))
+    steps = jnp.int32(trainer.steps_per_epoch(data))
+    history, start = None, 0
+    if ckpt_dir is not None and (restored := checkpoint.restore_latest(ckpt_dir, jax.device_get(state))):
+        start, state, history = restored
+        state, _ = shard_runs(jax.tree.map(jnp.asarray, state), n_runs + pad)
+        if progress is not None:
+            progress.update(start)
+    if history is None:  # epoch 0: the untrained models, probed by the same program (steps=0)
+        history = {k: np.asarray(v)[:, None] for k, v in jax.device_get(epoch_fn(state, data, jnp.int32(0))[1]).items()}
+    for e in range(start, epochs):
+        state, metrics = epoch_fn(state, data, steps)
+        metrics = jax.device_get(metrics)
+        history = {k: np.concatenate([history[k], np.asarray(metrics[k])[:, None]], axis=1) for k in history}
+        if ckpt_dir is not None:
+            checkpoint.save(ckpt_dir, e + 1, state, history)
+        if on_epoch is not None:
+            on_epoch(e + 1, metrics)
+        if progress is not None:
+            progress.update(1)
+    if pad:
+        state = jax.tree.map(lambda a: a[:n_runs], state)
+        history = {k: v[:n_runs] for k, v in history.items()}
+    return state, history
+
+
+def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None) -> list:
+    """Call each task (e.g. one ``fit`` per model shape) on a thread pool. On CPU, XLA runs a
+    small program on one core, so programs of different shapes overlap on the others."""
+    if workers is None:
+        workers = min(len(tasks), os.cpu_count() or 1) if jax.default_backend() == "cpu" else 1
+    if workers <= 1:
+        return [t() for t in tasks]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda t: t(), tasks))

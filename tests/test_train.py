@@ -1,0 +1,113 @@
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import synthetic_images
+from jexp import data, grid, models, train
+
+
+@pytest.fixture(scope="module")
+def fake():
+    x, y = synthetic_images(256, 0)
+    xt, yt = synthetic_images(64, 1)
+    tr, te = (data.Split(data.to_float(a), b.astype(np.int32)) for a, b in ((x, y), (xt, yt)))
+    return train.make_data(tr, te, jax.random.key(0), probe_size=32)
+
+
+def trainer_and_init(depth=2, activation=("tanh", "relu"), lr=0.05, **kw):
+    model = models.MLP(depth=depth, width=16, activation=activation)
+    tr = train.Trainer(model.apply, train.optimizer("sgd", learning_rate=lr), batch_size=16, **kw)
+    return tr, (lambda k: models.init_params(model, k, (28, 28, 1)))
+
+
+def test_one_step_on_fake_data_lowers_the_loss(fake):
+    tr, init = trainer_and_init(activation="tanh")
+    state = tr.init(init, 0)
+    x, y = fake.train_x[:16], fake.train_y[:16]
+    before = tr.loss(state.params, x, y, 0)[0]
+    params, _, loss, acc = jax.jit(tr.step)(state.params, state.opt_state, x, y, 0)
+    assert np.isclose(loss, before) and tr.loss(params, x, y, 0)[0] < before
+    assert 0 <= acc <= 1
+
+
+def test_fit_learns_records_history_and_is_bitwise_reproducible(fake):
+    tr, init = trainer_and_init()
+    go = lambda: train.fit(tr, train.init_runs(tr, init, [0, 1, 0, 1], [0, 0, 1, 1]), fake, 3)
+    (s1, h1), (s2, h2) = go(), go()
+    assert h1["test_acc"].shape == (4, 4) and h1["grad_kernel"].shape == (4, 4, 3)
+    assert np.all(np.isnan(h1["train_loss"][:, 0])) and np.all(np.isfinite(h1["train_loss"][:, 1:]))
+    assert np.all(h1["test_acc"][:, -1] > 0.5)  # the fake digits are easy
+    for k in h1:
+        np.testing.assert_array_equal(h1[k], h2[k])
+    for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_per_run_learning_rates_and_divergence_is_marked_not_fatal(fake):
+    tr, init = trainer_and_init(activation="relu")
+    state = train.init_runs(tr, init, [0, 0, 0], hparams={"learning_rate": [0.0, 0.05, 1e9]})
+    out, hist = train.fit(tr, state, fake, 2)
+    p0 = jax.tree.map(lambda a: a[0], out.params)
+    first = jax.tree.map(lambda a: a[0], train.init_runs(tr, init, [0]).params)
+    for a, b in zip(jax.tree.leaves(p0), jax.tree.leaves(first)):
+        np.testing.assert_array_equal(a, b)  # lr 0: unchanged
+    assert hist["diverged"][:, -1].tolist() == [False, False, True]
+    assert hist["test_acc"][1, -1] > 0.5
+
+
+def test_resume_after_a_kill_is_bitwise_identical(fake, tmp_path):
+    tr, init = trainer_and_init()
+    fresh = lambda: train.init_runs(tr, init, [0, 1], [0, 1])
+    want_state, want_hist = train.fit(tr, fresh(), fake, 3)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(epoch, _):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.fit(tr, fresh(), fake, 3, ckpt_dir=tmp_path / "ck", on_epoch=kill_after_two)
+    seen = []
+    state, hist = train.fit(tr, fresh(), fake, 3, ckpt_dir=tmp_path / "ck", on_epoch=lambda e, m: seen.append(e))
+    assert seen == [3]  # epochs 1-2 came from the checkpoint
+    for a, b in zip(jax.tree.leaves(want_state), jax.tree.leaves(state)):
+        a, b = (jax.random.key_data(t) if jax.dtypes.issubdtype(t.dtype, jax.dtypes.prng_key) else t for t in (a, b))
+        np.testing.assert_array_equal(a, b)
+    for k in want_hist:
+        np.testing.assert_array_equal(want_hist[k], hist[k])
+
+
+SHARDED = """
+import jax, numpy as np
+from jexp import data, grid, train
+from conftest import synthetic_images
+assert jax.device_count() == 4
+x, y = synthetic_images(128, 0); xt, yt = synthetic_images(32, 1)
+d = train.make_data(data.Split(data.to_float(x), y.astype(np.int32)), data.Split(data.to_float(xt), yt.astype(np.int32)),
+                    jax.random.key(0), 16)
+state, _ = train.shard_runs(jax.numpy.zeros((3, 2)), 3)
+assert state.shape == (4, 2) and len(state.sharding.device_set) == 4
+runs = grid.mlp_grid(d, depths=(2,), activations=("tanh", "relu", "sigmoid"), seeds=(0,), epochs=2, width=8, batch_size=16)
+np.save("{out}", np.array([r.history["test_loss"] for r in runs]))
+"""
+
+
+def test_runs_shard_over_several_devices(tmp_path, fake):
+    out = tmp_path / "sharded.npy"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    subprocess.run([sys.executable, "-c", SHARDED.format(out=out)], check=True, env=env,
+                   cwd=os.path.dirname(__file__))
+    x, y = synthetic_images(128, 0)
+    xt, yt = synthetic_images(32, 1)
+    d = train.make_data(data.Split(data.to_float(x), y.astype(np.int32)),
+                        data.Split(data.to_float(xt), yt.astype(np.int32)), jax.random.key(0), 16)
+    runs = grid.mlp_grid(d, depths=(2,), activations=("tanh", "relu", "sigmoid"), seeds=(0,), epochs=2,
+                         width=8, batch_size=16)
+    np.testing.assert_allclose(np.load(out), np.array([r.history["test_loss"] for r in runs]), rtol=1e-4)

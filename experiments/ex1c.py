@@ -14,6 +14,8 @@ import numpy as np
 
 from jexp import artifacts, grid, plots
 
+FIGURES = ("grad_vs_layer.png", "grad_heatmap.png")  # shown in the README
+
 
 @dataclass(frozen=True)
 class Config(grid.GridConfig):

@@ -10,6 +10,8 @@ import numpy as np
 
 from jexp import artifacts, grid, plots
 
+FIGURES = ("learning_curves.png", "untrained_gradients.png")  # shown in the README
+
 
 @dataclass(frozen=True)
 class Config(grid.GridConfig):

@@ -38,7 +38,8 @@ def render(root: str | Path = "artifacts") -> str:
         body = results.read_text().split("\n", 1)[1].strip()
         title = experiment.describe(experiment.load(name))
         figures = " ".join(f"[{p.stem}]({p.as_posix()})" for p in sorted(folder.glob("*.png")))
-        images = "\n".join(f"![{p.stem}]({p.as_posix()})" for p in sorted(folder.glob("*.png"))[:2])
+        shown = getattr(experiment.load(name), "FIGURES", None) or [p.name for p in sorted(folder.glob("*.png"))[:2]]
+        images = "\n".join(f"![{Path(f).stem}]({(folder / f).as_posix()})" for f in shown if (folder / f).exists())
         parts.append(f"### {name}: {title}\n\n{body}\n\nFigures: {figures}\n\n{images}\n")
     parts += ["### Speed\n", _bench(root), END]
     return "\n".join(parts)

@@ -32,8 +32,7 @@ QUICK = dict(seeds=2, epochs=1, train_size=2048, test_size=512)
 def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=False)
     summary = grid.summarise(runs)
-    ctx.out.json("metrics.json", {"summary": [{"depth": d, "activation": a, **s} for (d, a), s in summary.items()],
-                                  "runs": grid.records(runs)})
+    ctx.out.json("metrics.json", grid.metrics(runs))
     ctx.out.text("results.md", results_md(cfg, summary))
     ctx.out.figure("accuracy.png", plots.accuracy_grid(summary))
     ctx.out.figure("learning_curves.png", plots.learning_curves(

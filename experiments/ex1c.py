@@ -27,7 +27,7 @@ QUICK = dict(seeds=2, epochs=1, train_size=2048, test_size=512)
 
 def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=True)
-    ctx.out.json("metrics.json", {"runs": grid.records(runs)})
+    ctx.out.json("metrics.json", grid.metrics(runs, with_summary=False))
     ctx.out.text("results.md", results_md(cfg, runs))
     ctx.out.figure("grad_vs_layer.png", plots.grad_vs_layer(
         runs, -1, title=f"max |∂L/∂W| per layer after {cfg.epochs} epochs (median, band: min–max over seeds)"))

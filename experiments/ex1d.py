@@ -25,8 +25,7 @@ QUICK = dict(seeds=2, epochs=2, train_size=2048, test_size=512)
 def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=True)
     summary = grid.summarise(runs)
-    ctx.out.json("metrics.json", {"summary": [{"depth": d, "activation": a, **s} for (d, a), s in summary.items()],
-                                  "runs": grid.records(runs)})
+    ctx.out.json("metrics.json", grid.metrics(runs))
     ctx.out.text("results.md", results_md(cfg, runs, summary))
     ctx.out.figure("learning_curves.png", plots.learning_curves(
         runs, "test_acc", "test accuracy per epoch (mean ± std over seeds)", "test accuracy"))

@@ -113,3 +113,11 @@ def group(runs: list[GridRun]) -> dict[tuple[int, str], list[GridRun]]:
     for r in runs:
         out.setdefault((r.depth, r.activation), []).append(r)
     return out
+
+
+def metrics(runs: list[GridRun], with_summary: bool = True) -> dict:
+    """The metrics.json of a grid study: per-cell summary (optional) and every run's history."""
+    out = {"runs": records(runs)}
+    if with_summary:
+        out = {"summary": [{"depth": d, "activation": a, **s} for (d, a), s in summarise(runs).items()], **out}
+    return out

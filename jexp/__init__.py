@@ -1,7 +1,10 @@
 """jexp: a JAX functional experiment suite.
 
 Library modules, one concern each: ``data`` (original-format data sets), ``activations``,
-``models`` (flax linen), ``train`` (jit/vmap training core), ``gradients``, ``grid`` (many MLPs
-at once), ``checkpoint`` (orbax), ``plots``, ``artifacts``, ``experiment`` and ``cli``.
+``models`` (the MLP studies' linen MLP), ``nets`` (Sequential linen models from Keras-like layer
+specs), ``keras_h5`` (Keras .h5 files), ``train`` (jit/vmap training core), ``augment`` (on-device
+digit augmentation), ``digits`` (picture preprocessing, prediction), ``digit_sets`` (out-of-MNIST
+checks), ``gradients``, ``grid`` (many MLPs at once), ``checkpoint`` (orbax), ``plots``,
+``artifacts``, ``experiment``, ``cli`` and ``digit_commands``.
 """
 __version__ = "0.1.0"

@@ -79,6 +79,8 @@ class Artifacts:
         self.dir.mkdir(parents=True, exist_ok=True)
         done = []
         for name in self.files:
+            if (self.dir / name).is_dir():  # a folder artifact (an orbax checkpoint) is replaced whole
+                shutil.rmtree(self.dir / name)
             os.replace(self.staging / name, self.dir / name)
             done.append(self.dir / name)
         self.discard()

@@ -3,6 +3,9 @@
   jexp list                                   every experiment, one line each
   jexp run NAME|all [--quick] [--data-dir DIR] [--out DIR] [--fresh] [--no-progress] [--KEY=VALUE …]
   jexp report                                 regenerate the README results from artifacts/
+  jexp predict-digit IMAGE… [--model PATH]    the digit in each picture, with its confidence
+  jexp eval-digits --npz FILE [--model PATH] [--out DIR]
+                                              accuracy and confusion matrix on a labelled set
 """
 from __future__ import annotations
 
@@ -19,29 +22,36 @@ def _error(msg: str, code: int) -> int:
     return code
 
 
-def _parse_run(args: list[str]):
-    names, flags, values, overrides = [], set(), {}, {}
+def split_args(args: list[str], flags: set[str], valued: set[str], overrides: bool = False):
+    """(positional, flags given, {flag: value}, {config key: value}) from ``args``; ``--KEY=VALUE``
+    for other keys are config overrides when ``overrides``. Raises ValueError with a one-line message."""
+    positional, given, values, rest = [], set(), {}, {}
     it = iter(args)
     for a in it:
-        if a in FLAGS:
-            flags.add(a)
-        elif a.split("=", 1)[0] in VALUED:
+        if a in flags:
+            given.add(a)
+        elif a.split("=", 1)[0] in valued:
             key, eq, val = a.partition("=")
             if not eq:
                 val = next(it, None)
                 if val is None:
                     raise ValueError(f"{key} needs a value")
             values[key] = val
-        elif a.startswith("--"):
+        elif a.startswith("--") and overrides:
             key, eq, val = a[2:].partition("=")
             if not eq or not key:
                 raise ValueError(f"unknown flag {a} (config overrides are --KEY=VALUE; flags: "
-                                 f"{', '.join(sorted(FLAGS | VALUED))})")
-            overrides[key] = val
+                                 f"{', '.join(sorted(flags | valued))})")
+            rest[key] = val
         elif a.startswith("-"):
-            raise ValueError(f"unknown flag {a}")
+            raise ValueError(f"unknown flag {a}" + (f" (flags: {', '.join(sorted(flags | valued))})" if not overrides else ""))
         else:
-            names.append(a)
+            positional.append(a)
+    return positional, given, values, rest
+
+
+def _parse_run(args: list[str]):
+    names, flags, values, overrides = split_args(args, FLAGS, VALUED, overrides=True)
     if len(names) != 1:
         raise ValueError("run takes one experiment name (or 'all')")
     return names[0], flags, values, overrides
@@ -65,8 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             from jexp import report
             print(f"updated {report.update_readme()}")
             return 0
+        if cmd in ("predict-digit", "eval-digits"):
+            from jexp import digit_commands
+            return digit_commands.main(cmd, rest)
         if cmd != "run":
-            raise experiment.UsageError(f"unknown command {cmd!r}; commands: list, run, report")
+            raise experiment.UsageError(f"unknown command {cmd!r}; commands: list, run, report, predict-digit, "
+                                        "eval-digits")
         try:
             name, flags, values, overrides = _parse_run(rest)
         except ValueError as e:

@@ -29,6 +29,7 @@ class RunState(struct.PyTreeNode):
     key: jax.Array       # this run's PRNG key (shuffling)
     variant: jax.Array   # int32 handed to apply_fn, e.g. which activation
     diverged: jax.Array  # bool: a loss or parameter became NaN/inf
+    model_state: Any = struct.field(default_factory=dict)  # e.g. BatchNorm's moving statistics
 
 
 class Data(NamedTuple):
@@ -58,30 +59,50 @@ def optimizer(name: str = "sgd", **hparams) -> optax.GradientTransformation:
 
 @dataclass(frozen=True)
 class Trainer:
-    """The pure functions of training one run; ``fit`` vmaps and jits them."""
-    apply_fn: Callable  # (params, x, variant) -> logits
-    tx: optax.GradientTransformation
+    """The pure functions of training one run; ``fit`` vmaps and jits them.
+
+    A stateless model gives ``apply_fn(params, x, variant) -> logits``. A model with state
+    (BatchNorm statistics) or randomness (dropout) gives instead ``forward_fn(params, model_state,
+    x, variant, key) -> (logits, model_state)``, in training mode when ``key`` is not None (see
+    ``nets.forward_fn``). ``augment(key, x) -> x`` transforms each training minibatch on device.
+    """
+    apply_fn: Callable | None = None
+    tx: optax.GradientTransformation | None = None
     batch_size: int = 32
     eval_batch_size: int = 1000
     grad_stats: bool = True
+    forward_fn: Callable | None = None
+    augment: Callable | None = None
 
-    def loss(self, params, x, y, variant):
-        logits = self.apply_fn(params, x, variant)
-        return cross_entropy(logits, y).mean(), logits
+    def forward(self, params, model_state, x, variant, key=None):
+        if self.forward_fn is None:
+            return self.apply_fn(params, x, variant), model_state
+        return self.forward_fn(params, model_state, x, variant, key)
+
+    def loss(self, params, x, y, variant, model_state=None, key=None):
+        """Mean cross-entropy and (logits, new model_state); training mode when ``key`` is given."""
+        logits, model_state = self.forward(params, model_state, x, variant, key)
+        return cross_entropy(logits, y).mean(), (logits, model_state)
 
     def init(self, init_fn, seed, variant=0, hparams=None) -> RunState:
-        """One run: params from ``init_fn(key)``, optimiser state with this run's ``hparams``."""
+        """One run: ``init_fn(key)`` gives params (or (params, model_state)); the optimiser state
+        gets this run's ``hparams``."""
         k_init, k_train = jax.random.split(jax.random.key(seed))
-        params = init_fn(k_init)
+        params, model_state = init_fn(k_init), {}
+        if isinstance(params, tuple):
+            params, model_state = params
         opt_state = self.tx.init(params)
         if hparams:
             opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **hparams})
-        return RunState(params, opt_state, k_train, jnp.asarray(variant, jnp.int32), jnp.asarray(False))
+        return RunState(params, opt_state, k_train, jnp.asarray(variant, jnp.int32), jnp.asarray(False),
+                        model_state)
 
-    def step(self, params, opt_state, x, y, variant):
-        (loss, logits), grads = jax.value_and_grad(self.loss, has_aux=True)(params, x, y, variant)
+    def step(self, params, opt_state, x, y, variant, model_state=None, key=None):
+        grad_fn = jax.value_and_grad(self.loss, has_aux=True)
+        (loss, (logits, model_state)), grads = grad_fn(params, x, y, variant, model_state, key)
         updates, opt_state = self.tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, jnp.mean(jnp.argmax(logits, -1) == y)
+        acc = jnp.mean(jnp.argmax(logits, -1) == y)
+        return optax.apply_updates(params, updates), opt_state, model_state, loss, acc
 
     def epoch(self, state: RunState, data: Data, steps):
         """Train on ``steps`` minibatches of a fresh on-device shuffle, then ``probe``.
@@ -95,26 +116,31 @@ class Trainer:
         perm = jax.random.permutation(k_perm, n)
 
         def body(i, carry):
-            params, opt_state, loss_sum, acc_sum = carry
+            params, opt_state, model_state, loss_sum, acc_sum = carry
             idx = jax.lax.dynamic_slice(perm, (i * bs,), (bs,))
-            params, opt_state, loss, acc = self.step(params, opt_state, data.train_x[idx],
-                                                     data.train_y[idx], state.variant)
-            return params, opt_state, loss_sum + loss, acc_sum + acc
+            x, k_step = data.train_x[idx], None
+            if self.augment is not None or self.forward_fn is not None:
+                k_aug, k_step = jax.random.split(jax.random.fold_in(k_perm, i))
+                if self.augment is not None:
+                    x = self.augment(k_aug, x)
+            params, opt_state, model_state, loss, acc = self.step(
+                params, opt_state, x, data.train_y[idx], state.variant, model_state, k_step)
+            return params, opt_state, model_state, loss_sum + loss, acc_sum + acc
 
         zero = jnp.zeros((), jnp.float32)
-        params, opt_state, loss_sum, acc_sum = jax.lax.fori_loop(
-            0, steps, body, (state.params, state.opt_state, zero, zero))
+        params, opt_state, model_state, loss_sum, acc_sum = jax.lax.fori_loop(
+            0, steps, body, (state.params, state.opt_state, state.model_state, zero, zero))
         finite = jnp.isfinite(loss_sum)
         for leaf in jax.tree.leaves(params):
             finite &= jnp.all(jnp.isfinite(leaf))
-        state = state.replace(params=params, opt_state=opt_state, diverged=state.diverged | ~finite,
-                              key=jnp.where(steps > 0, key, state.key))
+        state = state.replace(params=params, opt_state=opt_state, model_state=model_state,
+                              diverged=state.diverged | ~finite, key=jnp.where(steps > 0, key, state.key))
         return state, {"train_loss": loss_sum / steps, "train_acc": acc_sum / steps, **self.probe(state, data)}
 
     def steps_per_epoch(self, data: Data) -> int:
         return data.train_x.shape[0] // self.batch_size
 
-    def evaluate(self, params, variant, x, y):
+    def evaluate(self, params, variant, x, y, model_state=None):
         """Mean loss and accuracy over (x, y), in chunks of ``eval_batch_size``."""
         n = x.shape[0]
         b = min(self.eval_batch_size, n)
@@ -126,7 +152,7 @@ class Trainer:
 
         def chunk(args):
             xc, yc, wc = args
-            logits = self.apply_fn(params, xc, variant)
+            logits, _ = self.forward(params, model_state, xc, variant)
             return jnp.sum(cross_entropy(logits, yc) * wc), jnp.sum((jnp.argmax(logits, -1) == yc) * wc)
 
         losses, correct = jax.lax.map(chunk, (xs, ys, ws))
@@ -134,10 +160,12 @@ class Trainer:
 
     def probe(self, state: RunState, data: Data) -> dict:
         """Test loss/accuracy and (if ``grad_stats``) per-layer max |∂L/∂W|, |∂L/∂b| on the probe batch."""
-        test_loss, test_acc = self.evaluate(state.params, state.variant, data.test_x, data.test_y)
+        test_loss, test_acc = self.evaluate(state.params, state.variant, data.test_x, data.test_y,
+                                            state.model_state)
         out = {"test_loss": test_loss, "test_acc": test_acc, "diverged": state.diverged}
         if self.grad_stats:
-            g = gradients.layer_grad_max(lambda p: self.loss(p, data.probe_x, data.probe_y, state.variant)[0],
+            g = gradients.layer_grad_max(lambda p: self.loss(p, data.probe_x, data.probe_y, state.variant,
+                                                             state.model_state)[0],
                                          state.params)
             out.update(grad_kernel=g["kernel"], grad_bias=g["bias"])
         return out
@@ -231,3 +259,22 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
         return [t() for t in tasks]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda t: t(), tasks))
+
+
+# --- one network, e.g. a CNN with BatchNorm, dropout and augmentation ----------------------------
+
+def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
+            weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None):
+    """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
+    learning rate, and on-device ``augment``; returns (params, model_state, history) with
+    history[name] an array over epochs 0..epochs."""
+    from jexp import nets
+    steps = epochs * (data.train_x.shape[0] // batch_size)
+    schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
+    tx = optax.inject_hyperparams(optax.adamw)(learning_rate=schedule, weight_decay=weight_decay)
+    trainer = Trainer(tx=tx, batch_size=batch_size, eval_batch_size=500, grad_stats=False,
+                      forward_fn=nets.forward_fn(net), augment=augment)
+    state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
+    state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress)
+    params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))
+    return params, model_state, {k: v[0] for k, v in history.items()}

@@ -30,7 +30,7 @@ def test_one_step_on_fake_data_lowers_the_loss(fake):
     state = tr.init(init, 0)
     x, y = fake.train_x[:16], fake.train_y[:16]
     before = tr.loss(state.params, x, y, 0)[0]
-    params, _, loss, acc = jax.jit(tr.step)(state.params, state.opt_state, x, y, 0)
+    params, _, _, loss, acc = jax.jit(tr.step)(state.params, state.opt_state, x, y, 0)
     assert np.isclose(loss, before) and tr.loss(params, x, y, 0)[0] < before
     assert 0 <= acc <= 1
 

@@ -23,6 +23,8 @@ def _options(args: list[str], valued: set[str]) -> tuple[list[str], dict[str, st
 
 def _classifier(values):
     path = Path(values.get("--model", DEFAULT_MODEL))
+    if "--model" not in values and not path.is_file():  # run from elsewhere: the checkout's own model
+        path = Path(__file__).resolve().parents[1] / DEFAULT_MODEL
     if not path.is_file():
         hint = " (train it with `jexp run digits`)" if "--model" not in values else ""
         raise digits.DigitError(f"{path}: no such model file{hint}")

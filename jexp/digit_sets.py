@@ -23,7 +23,8 @@ The sets (all passed through `digits.preprocess`, as a user's own pictures would
 - `fonts`: digits drawn with OpenCV's 8 Hershey fonts (two of them script), upright and italic,
   random stroke width, rotation and shear, rendered at 12–64 px: shapes no MNIST writer made.
 - `optdigits`: UCI optdigits test set (1,797 digits, 8×8 counts of a 32×32 bitmap, 13 writers who
-  are not MNIST's), present only when `optdigits/optdigits.tes` is in the data directory.
+  are not MNIST's), present only when `optdigits/optdigits.tes` is in the data directory
+  (`python scripts/get_optdigits.py DATA_DIR` puts it there).
 """
 
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,

@@ -147,21 +147,25 @@ def accuracy_grid(summary: dict[tuple[int, str], dict], title: str = "test accur
 
 # --- single classifiers -----------------------------------------------------------------------
 
-def net_curves(histories: dict[str, dict], title: str = "learning curves"):
-    """Loss and accuracy per epoch (train dashed, test solid) for each named network."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+def net_curves(histories: dict[str, dict], title: str = "learning curves", error: bool = True):
+    """Loss and (with ``error``) error rate per epoch, train dashed and test solid, per network."""
+    fig, axes = plt.subplots(1, 2 if error else 1, figsize=(11 if error else 6, 3.8), squeeze=False)
+    ax_loss, ax_acc = axes[0][0], (axes[0][1] if error else None)
     fig.suptitle(title, fontsize=12)
     for i, (name, h) in enumerate(histories.items()):
         c = f"C{i}"
         epochs = np.arange(len(h["test_acc"]))
         ax_loss.plot(epochs[1:], h["train_loss"][1:], "--", color=c, label=f"{name} train")
-        ax_loss.plot(epochs, h["test_loss"], "-", color=c, label=f"{name} test")
+        ax_loss.plot(epochs, h["test_loss"], "-", color=c, label=f"{name} test (final {h['test_loss'][-1]:.4g})")
+        if not error:
+            continue
         ax_acc.plot(epochs[1:], 100 * (1 - np.asarray(h["train_acc"][1:])), "--", color=c, label=f"{name} train")
         ax_acc.plot(epochs[1:], 100 * (1 - np.asarray(h["test_acc"][1:])), "-", color=c,
                     label=f"{name} test (final {100 * (1 - h['test_acc'][-1]):.2f}%)")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="error %", yscale="log", title="error rate (log scale)")
-    for ax in (ax_loss, ax_acc):
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy" if error else "loss", yscale="log", title="loss")
+    if error:
+        ax_acc.set(xlabel="epoch", ylabel="error %", yscale="log", title="error rate (log scale)")
+    for ax in [a for a in (ax_loss, ax_acc) if a is not None]:
         ax.grid(alpha=0.3, which="both")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
@@ -228,5 +232,96 @@ def image_grid(rows: dict[str, np.ndarray], title: str = ""):
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def toy_curves(runs: dict, targets, models, title: str = "toy regression: MSE per epoch (mean, band: min–max over seeds)"):
+    """One subplot per target; per model the train (dashed) and test (solid) MSE per epoch."""
+    fig, axes = _axes_row(len(targets), title, sharey=False)
+    for ax, t in zip(axes, targets):
+        for i, m in enumerate(models):
+            for split, style in (("train", "--"), ("test", "-")):
+                v = runs[(t, m)][split]
+                x = np.arange(v.shape[1])
+                ax.plot(x, np.nanmean(v, 0), style, color=f"C{i}", label=f"{m} {split}")
+                if split == "test" and v.shape[0] > 1:
+                    ax.fill_between(x, np.nanmin(v, 0), np.nanmax(v, 0), color=f"C{i}", alpha=0.2)
+        ax.set(title=t, xlabel="epoch", ylabel="MSE", yscale="log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _lr_colors(runs):
+    lrs = sorted({r["learning_rate"] for r in runs})
+    cmap = plt.get_cmap("viridis")
+    return {lr: cmap(i / max(len(lrs) - 1, 1)) for i, lr in enumerate(lrs)}
+
+
+def sweep_curves(runs, title: str = "learning-rate sweep: every run trained at once (vmap)"):
+    """Training loss and test accuracy per epoch, one line per run coloured by learning rate. A
+    failed run (``status`` "diverged": NaN/inf, or "collapsed") is dashed, its last finite value ✕."""
+    colors = _lr_colors(runs)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig.suptitle(title, fontsize=12)
+    labelled = set()
+    for r in runs:
+        c = colors[r["learning_rate"]]
+        failed = r.get("status", "ok") != "ok"
+        label = f"lr {r['learning_rate']:g}" + (f" ({r['status']})" if failed else "")
+        label = None if label in labelled else label
+        labelled.add(label)
+        for ax, key, start in ((ax_loss, "train_loss", 1), (ax_acc, "test_acc", 0)):
+            v = np.asarray(r[key], float)
+            epochs = np.arange(len(v))
+            finite = np.isfinite(v) & (epochs >= start)
+            style = "--" if failed else "-"
+            ax.plot(epochs[finite], v[finite] * (100 if key == "test_acc" else 1), style, color=c,
+                    label=label if ax is ax_acc else None)
+            if failed and finite.any():
+                last = np.nonzero(finite)[0][-1]
+                ax.plot(epochs[last], v[last] * (100 if key == "test_acc" else 1), "x", color="red", ms=9, mew=2)
+    ax_loss.set(xlabel="epoch", ylabel="training cross-entropy (epoch mean)", yscale="log", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy %", title="test accuracy (✕: last finite value of a failed run)")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3, which="both")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_acc.legend(fontsize=7, loc="center right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_final(runs, title: str = "final test accuracy vs learning rate"):
+    """Final test accuracy per run against the learning rate (log axis); failed runs as red ✕ at 0."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ok = [r for r in runs if r.get("status", "ok") == "ok"]
+    bad = [r for r in runs if r.get("status", "ok") != "ok"]
+    ax.plot([r["learning_rate"] for r in ok], [100 * r["test_acc"][-1] for r in ok], "o", color="C0", label="run")
+    lrs = sorted({r["learning_rate"] for r in ok})
+    ax.plot(lrs, [100 * np.mean([r["test_acc"][-1] for r in ok if r["learning_rate"] == lr]) for lr in lrs], "-",
+            color="C0", alpha=0.6)
+    if bad:
+        ax.plot([r["learning_rate"] for r in bad], [0] * len(bad), "x", color="red", ms=10, mew=2,
+                label="failed: " + " / ".join(sorted({r["status"] for r in bad})))
+    ax.set(xscale="log", xlabel="learning rate", ylabel="test accuracy %", title=title, ylim=(-3, 103))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def embeddings(codes: dict[str, np.ndarray], labels, title: str = "2-D codes of test digits, coloured by label"):
+    """Side-by-side scatter plots of 2-D embeddings (name → (n, 2)), one colour per class."""
+    fig, axes = _axes_row(len(codes), title, height=4.6, sharey=False)
+    labels = np.asarray(labels)
+    for ax, (name, z) in zip(axes, codes.items()):
+        for c in range(int(labels.max()) + 1):
+            sel = labels == c
+            ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, color=plt.get_cmap("tab10")(c), label=str(c),
+                       rasterized=True)
+        ax.set(title=name, xticks=[], yticks=[])
+    axes[-1].legend(markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="digit")
     fig.tight_layout()
     return fig

@@ -65,6 +65,8 @@ class Trainer:
     (BatchNorm statistics) or randomness (dropout) gives instead ``forward_fn(params, model_state,
     x, variant, key) -> (logits, model_state)``, in training mode when ``key`` is not None (see
     ``nets.forward_fn``). ``augment(key, x) -> x`` transforms each training minibatch on device.
+    The objective is softmax cross-entropy and the metric ("acc") accuracy, unless ``loss_fn`` /
+    ``metric_fn`` (outputs, x, y) -> per-example values say otherwise (e.g. an autoencoder's MSE).
     """
     apply_fn: Callable | None = None
     tx: optax.GradientTransformation | None = None
@@ -73,6 +75,15 @@ class Trainer:
     grad_stats: bool = True
     forward_fn: Callable | None = None
     augment: Callable | None = None
+    loss_fn: Callable | None = None
+    metric_fn: Callable | None = None
+
+    def per_example(self, outputs, x, y):
+        """(loss, metric) per example."""
+        loss = cross_entropy(outputs, y) if self.loss_fn is None else self.loss_fn(outputs, x, y)
+        metric = (jnp.argmax(outputs, -1) == y).astype(jnp.float32) if self.metric_fn is None \
+            else self.metric_fn(outputs, x, y)
+        return loss, metric
 
     def forward(self, params, model_state, x, variant, key=None):
         if self.forward_fn is None:
@@ -82,7 +93,7 @@ class Trainer:
     def loss(self, params, x, y, variant, model_state=None, key=None):
         """Mean cross-entropy and (logits, new model_state); training mode when ``key`` is given."""
         logits, model_state = self.forward(params, model_state, x, variant, key)
-        return cross_entropy(logits, y).mean(), (logits, model_state)
+        return self.per_example(logits, x, y)[0].mean(), (logits, model_state)
 
     def init(self, init_fn, seed, variant=0, hparams=None) -> RunState:
         """One run: ``init_fn(key)`` gives params (or (params, model_state)); the optimiser state
@@ -101,7 +112,7 @@ class Trainer:
         grad_fn = jax.value_and_grad(self.loss, has_aux=True)
         (loss, (logits, model_state)), grads = grad_fn(params, x, y, variant, model_state, key)
         updates, opt_state = self.tx.update(grads, opt_state, params)
-        acc = jnp.mean(jnp.argmax(logits, -1) == y)
+        acc = jnp.mean(self.per_example(logits, x, y)[1])
         return optax.apply_updates(params, updates), opt_state, model_state, loss, acc
 
     def epoch(self, state: RunState, data: Data, steps):
@@ -153,7 +164,8 @@ class Trainer:
         def chunk(args):
             xc, yc, wc = args
             logits, _ = self.forward(params, model_state, xc, variant)
-            return jnp.sum(cross_entropy(logits, yc) * wc), jnp.sum((jnp.argmax(logits, -1) == yc) * wc)
+            loss, metric = self.per_example(logits, xc, yc)
+            return jnp.sum(loss * wc), jnp.sum(metric * wc)
 
         losses, correct = jax.lax.map(chunk, (xs, ys, ws))
         return losses.sum() / n, correct.sum() / n
@@ -264,7 +276,8 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 # --- one network, e.g. a CNN with BatchNorm, dropout and augmentation ----------------------------
 
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-            weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None):
+            weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
+            loss_fn: Callable | None = None, metric_fn: Callable | None = None):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, and on-device ``augment``; returns (params, model_state, history) with
     history[name] an array over epochs 0..epochs."""
@@ -273,7 +286,7 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=schedule, weight_decay=weight_decay)
     trainer = Trainer(tx=tx, batch_size=batch_size, eval_batch_size=500, grad_stats=False,
-                      forward_fn=nets.forward_fn(net), augment=augment)
+                      forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn)
     state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
     state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress)
     params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))

@@ -177,7 +177,7 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     folder = out / "digits" / "quick"
     import json
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert set(metrics) == {"sets", "mlp", "digits"} and "fonts" in metrics["sets"] and "optdigits" not in metrics["sets"]
+    assert set(metrics) == {"mnist_test_size", "sets", "mlp", "digits"} and "fonts" in metrics["sets"] and "optdigits" not in metrics["sets"]
     assert 0 <= metrics["digits"]["test_acc"] <= 1 and len(metrics["digits"]["history"]["test_acc"]) == 2
     for name in ("mlp", "digits"):
         net, params, state = keras_h5.load(folder / f"{name}.h5")

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jexp import artifacts, embedding, experiment, nets, plots, train
+from jexp import artifacts, embedding, evalplots, experiment, nets, train
 from jexp.nets import Dense, Flatten
 
 FIGURES = ("embeddings.png", "reconstructions.png")
@@ -65,11 +65,11 @@ def run(cfg: Config, ctx) -> None:
                                          replace=False))
     ctx.out.json("metrics.json", {"scores": scores, "history": {k: v.tolist() for k, v in hist.items()},
                                   "pca_variance": pca.variance})
-    ctx.out.figure("embeddings.png", plots.embeddings(
+    ctx.out.figure("embeddings.png", evalplots.embeddings(
         {f"{n} (kNN acc {100 * scores[n]['knn_accuracy']:.1f} %)": codes[n][1][shown] for n in codes}, ds.test.y[shown]))
-    ctx.out.figure("learning_curves.png", plots.net_curves({"autoencoder": hist}, "autoencoder: MSE per pixel",
+    ctx.out.figure("learning_curves.png", evalplots.net_curves({"autoencoder": hist}, "autoencoder: MSE per pixel",
                                                            error=False))
-    ctx.out.figure("reconstructions.png", plots.image_grid(
+    ctx.out.figure("reconstructions.png", evalplots.image_grid(
         {"original": ds.test.x[shown[:12]], "autoencoder": recon["autoencoder"][shown[:12]].reshape(-1, 28, 28),
          "PCA (2)": np.clip(recon["PCA"][shown[:12]], 0, 1).reshape(-1, 28, 28)}))
     rows = [[n, f"{s['mse_per_pixel']:.4f}", artifacts.pct(s["knn_accuracy"])] for n, s in scores.items()]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jexp import artifacts, augment, checkpoint, digit_sets, digits, experiment, keras_h5, nets, plots, train
+from jexp import artifacts, augment, checkpoint, digit_sets, digits, evalplots, experiment, keras_h5, nets, train
 
 FIGURES = ("ood_accuracy.png", "learning_curves.png", "confusion_optdigits.png")
 MODELS = {"mlp": (nets.MNIST_MLP, False), "cnn": (nets.MNIST_CNN, False), "digits": (nets.MNIST_CNN, True)}
@@ -66,15 +66,15 @@ def run(cfg: Config, ctx) -> None:
                          "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
     ctx.out.json("metrics.json", metrics)
     ctx.out.text("results.md", results_md(cfg, metrics, sets))
-    ctx.out.figure("learning_curves.png", plots.net_curves(
+    ctx.out.figure("learning_curves.png", evalplots.net_curves(
         histories, "MNIST models (the recogniser's training curves are on augmented digits)"))
-    ctx.out.figure("ood_accuracy.png", plots.set_accuracy({m: metrics[m]["sets"] for m in cfg.models}))
+    ctx.out.figure("ood_accuracy.png", evalplots.set_accuracy({m: metrics[m]["sets"] for m in cfg.models}))
     best = cfg.models[-1]
     for set_name in ("optdigits", "fonts", "mnist_8px"):
         if (best, set_name) in confusions:
-            ctx.out.figure(f"confusion_{set_name}.png", plots.confusion(
+            ctx.out.figure(f"confusion_{set_name}.png", evalplots.confusion(
                 confusions[(best, set_name)], [str(i) for i in range(10)], f"{best} model on {set_name}"))
-    ctx.out.figure("ood_examples.png", plots.image_grid(
+    ctx.out.figure("ood_examples.png", evalplots.image_grid(
         {k: v[0][np.linspace(0, len(v[0]) - 1, 12).astype(int)] for k, v in sets.items()}))
 
 

@@ -7,7 +7,7 @@ Result:   artifacts/mnist3/: learning_curves.png, results.md, metrics.json.
 """
 from dataclasses import dataclass
 
-from jexp import artifacts, experiment, nets, plots, train
+from jexp import artifacts, evalplots, experiment, nets, train
 from jexp.nets import Conv2D, Dense, Flatten, MaxPool2D
 
 FIGURES = ("learning_curves.png",)
@@ -48,7 +48,7 @@ def run(cfg: Config, ctx) -> None:
                      artifacts.pct(h["train_acc"][-1], digits=2), artifacts.pct(h["test_acc"][-1], digits=2),
                      artifacts.pct(max(h["test_acc"]), digits=2)])
     ctx.out.json("metrics.json", metrics)
-    ctx.out.figure("learning_curves.png", plots.net_curves(histories, "softmax regression vs MLP vs CNN on MNIST"))
+    ctx.out.figure("learning_curves.png", evalplots.net_curves(histories, "softmax regression vs MLP vs CNN on MNIST"))
     ctx.out.text("results.md", f"# mnist3: after {cfg.epochs} epochs (seed {cfg.seed})\n\n" + artifacts.md_table(
         ["model", "params", "train loss", "test loss", "train acc %", "test acc %", "best test acc % (any epoch)"],
         rows))

@@ -4,7 +4,9 @@ Library modules, one concern each: ``data`` (original-format data sets), ``activ
 ``models`` (the MLP studies' linen MLP), ``nets`` (Sequential linen models from Keras-like layer
 specs), ``keras_h5`` (Keras .h5 files), ``train`` (jit/vmap training core), ``augment`` (on-device
 digit augmentation), ``digits`` (picture preprocessing, prediction), ``digit_sets`` (out-of-MNIST
-checks), ``gradients``, ``grid`` (many MLPs at once), ``checkpoint`` (orbax), ``plots``,
-``artifacts``, ``experiment``, ``cli`` and ``digit_commands``.
+checks), ``toy`` (hand-written backprop in numpy), ``npmlp`` (the numpy-only MLP), ``embedding``
+(PCA, kNN), ``sequences`` (human vs machine), ``theory``, ``gradients``, ``grid`` (many MLPs at
+once), ``checkpoint`` (orbax), ``plots`` (studies of many runs), ``evalplots`` (single
+classifiers), ``artifacts``, ``experiment``, ``cli`` and ``digit_commands``.
 """
 __version__ = "0.1.0"

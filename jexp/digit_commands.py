@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jexp import artifacts, digits, keras_h5
+from jexp import artifacts, digits, evalplots, keras_h5
 from jexp.experiment import UsageError
 
 DEFAULT_MODEL = Path("artifacts") / "digits" / "digits.h5"
@@ -63,9 +63,8 @@ def eval_digits(args: list[str]) -> int:
     model, npz = Path(values.get("--model", DEFAULT_MODEL)), Path(values["--npz"])
     out = artifacts.Artifacts(Path(values.get("--out", "artifacts")) / "eval_digits")
     try:
-        from jexp import plots
         stem = f"{npz.stem}__{model.stem}"
-        out.figure(f"{stem}_confusion.png", plots.confusion(counts, [str(i) for i in range(10)],
+        out.figure(f"{stem}_confusion.png", evalplots.confusion(counts, [str(i) for i in range(10)],
                                                             f"{model.name} on {npz.name}"))
         out.json(f"{stem}.json", {"model": str(model), "npz": str(npz), "n": len(labels), "accuracy": acc,
                                   "confusion": counts})

@@ -1,5 +1,6 @@
-"""Figures: the MLP studies' learning curves and gradient flow, and classifier figures (curves of
-single networks, accuracy per evaluation set, confusion matrices, image grids).
+"""Figures of studies of many runs: the MLP studies' learning curves and gradient flow, sweeps
+(learning rate, optimiser × regulariser) and the toy regression. Single-classifier figures are in
+``evalplots``.
 
 The MLP-study functions take ``GridRun``-like records (``.depth``, ``.activation``, ``.history``) and
 returns a matplotlib Figure. Seeds are summarised as a line (mean, or median for gradients) with a
@@ -145,97 +146,6 @@ def accuracy_grid(summary: dict[tuple[int, str], dict], title: str = "test accur
     return fig
 
 
-# --- single classifiers -----------------------------------------------------------------------
-
-def net_curves(histories: dict[str, dict], title: str = "learning curves", error: bool = True):
-    """Loss and (with ``error``) error rate per epoch, train dashed and test solid, per network."""
-    fig, axes = plt.subplots(1, 2 if error else 1, figsize=(11 if error else 6, 3.8), squeeze=False)
-    ax_loss, ax_acc = axes[0][0], (axes[0][1] if error else None)
-    fig.suptitle(title, fontsize=12)
-    for i, (name, h) in enumerate(histories.items()):
-        c = f"C{i}"
-        epochs = np.arange(len(h["test_acc"]))
-        ax_loss.plot(epochs[1:], h["train_loss"][1:], "--", color=c, label=f"{name} train")
-        ax_loss.plot(epochs, h["test_loss"], "-", color=c, label=f"{name} test (final {h['test_loss'][-1]:.4g})")
-        if not error:
-            continue
-        ax_acc.plot(epochs[1:], 100 * (1 - np.asarray(h["train_acc"][1:])), "--", color=c, label=f"{name} train")
-        ax_acc.plot(epochs[1:], 100 * (1 - np.asarray(h["test_acc"][1:])), "-", color=c,
-                    label=f"{name} test (final {100 * (1 - h['test_acc'][-1]):.2f}%)")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy" if error else "loss", yscale="log", title="loss")
-    if error:
-        ax_acc.set(xlabel="epoch", ylabel="error %", yscale="log", title="error rate (log scale)")
-    for ax in [a for a in (ax_loss, ax_acc) if a is not None]:
-        ax.grid(alpha=0.3, which="both")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def set_accuracy(scores: dict[str, dict[str, float]], title: str = "accuracy on each evaluation set"):
-    """Grouped horizontal bars: one group per evaluation set, one bar per model, values printed."""
-    models = list(scores)
-    sets = list(next(iter(scores.values())))
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.32 * len(sets) * len(models)))
-    h = 0.8 / len(models)
-    for i, m in enumerate(models):
-        y = np.arange(len(sets)) + i * h
-        v = [100 * scores[m][s] for s in sets]
-        ax.barh(y, v, h, label=m, color=f"C{i}")
-        for yy, vv in zip(y, v):
-            ax.text(min(vv, 99) + 0.3, yy, f"{vv:.1f}", va="center", fontsize=7)
-    ax.set_yticks(np.arange(len(sets)) + 0.4 - h / 2, sets)
-    ax.invert_yaxis()
-    ax.set(xlim=(0, 105), xlabel="accuracy %", title=title)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def confusion(counts: np.ndarray, names: list[str], title: str = "confusion matrix"):
-    """Annotated heatmap of rates conditioned on the true class: (i, j) = P(decide j | label i)."""
-    counts = np.asarray(counts)
-    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    n = len(names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * n, 0.6 + 0.55 * n))
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(n):
-        for j in range(n):
-            if counts[i, j]:
-                ax.text(j, i, f"{rates[i, j]:.2f}".lstrip("0") if rates[i, j] < 1 else "1", ha="center",
-                        va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
-                  max(map(len, names)) > 2 else "center")
-    ax.set_yticks(range(n), names)
-    acc = np.trace(counts) / max(counts.sum(), 1)
-    ax.set(xlabel="predicted", ylabel="true", title=f"{title}\n(accuracy {100 * acc:.1f}%, rows sum to 1)")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    return fig
-
-
-def image_grid(rows: dict[str, np.ndarray], title: str = ""):
-    """One row of images per name (images (k, H, W[, 1]), shown grey, ink white)."""
-    k = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), k, figsize=(0.8 * k + 1.2, 0.85 * len(rows)), squeeze=False)
-    for r, (name, images) in enumerate(rows.items()):
-        for c in range(k):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for side in ax.spines.values():
-                side.set_visible(False)
-            if c < len(images):
-                ax.imshow(np.asarray(images[c]).squeeze(), cmap="gray", vmin=0, vmax=1)
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 def toy_curves(runs: dict, targets, models, title: str = "toy regression: MSE per epoch (mean, band: min–max over seeds)"):
     """One subplot per target; per model the train (dashed) and test (solid) MSE per epoch."""
     fig, axes = _axes_row(len(targets), title, sharey=False)
@@ -312,16 +222,19 @@ def sweep_final(runs, title: str = "final test accuracy vs learning rate"):
     return fig
 
 
-def embeddings(codes: dict[str, np.ndarray], labels, title: str = "2-D codes of test digits, coloured by label"):
-    """Side-by-side scatter plots of 2-D embeddings (name → (n, 2)), one colour per class."""
-    fig, axes = _axes_row(len(codes), title, height=4.6, sharey=False)
-    labels = np.asarray(labels)
-    for ax, (name, z) in zip(axes, codes.items()):
-        for c in range(int(labels.max()) + 1):
-            sel = labels == c
-            ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, color=plt.get_cmap("tab10")(c), label=str(c),
-                       rasterized=True)
-        ax.set(title=name, xticks=[], yticks=[])
-    axes[-1].legend(markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="digit")
+def seq_curves(curves: dict, optimisers, regularisers, title: str = "probability of correct classification per epoch"):
+    """One panel per optimiser; per regulariser training (dashed) and validation (solid), mean over seeds."""
+    fig, axes = _axes_row(len(optimisers), title, height=3.6)
+    for ax, opt in zip(axes, optimisers):
+        for i, reg in enumerate(regularisers):
+            c = curves[(opt, reg)]
+            for key, style, split in (("train_acc", "--", "train"), ("test_acc", "-", "val")):
+                v = 100 * np.asarray(c[key])[:, 1:] if key == "train_acc" else 100 * np.asarray(c[key])
+                x = np.arange(1, v.shape[1] + 1) if key == "train_acc" else np.arange(v.shape[1])
+                ax.plot(x, v.mean(0), style, color=f"C{i}", label=f"{reg} {split}")
+        ax.axhline(50, color="grey", lw=0.8, ls=":")
+        ax.set(title=opt, xlabel="epoch", ylabel="correct %")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig

@@ -277,14 +277,18 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
-            loss_fn: Callable | None = None, metric_fn: Callable | None = None):
+            loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
-    learning rate, and on-device ``augment``; returns (params, model_state, history) with
+    learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
+    kernel_regularizer; not included in the reported loss); returns (params, model_state, history) with
     history[name] an array over epochs 0..epochs."""
     from jexp import nets
     steps = epochs * (data.train_x.shape[0] // batch_size)
     schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=schedule, weight_decay=weight_decay)
+    if l2:  # Keras' kernel_regularizer l2(c): c·Σw² in the loss, i.e. 2c·w added to each kernel's gradient
+        kernels = lambda params: jax.tree_util.tree_map_with_path(lambda p, _: p[-1].key == "kernel", params)
+        tx = optax.chain(optax.add_decayed_weights(2 * l2, mask=kernels), tx)
     trainer = Trainer(tx=tx, batch_size=batch_size, eval_batch_size=500, grad_stats=False,
                       forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn)
     state = init_runs(trainer, lambda k: nets.init(net, k), [seed])

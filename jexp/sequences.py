@@ -1,0 +1,116 @@
+"""Human vs machine random binary sequences (EE599): the data, a duplicate-safe split, the model.
+
+The file ``human_machine/binary_random_20fa.hdf5`` holds ``human`` (5100 × 20, typed by people)
+and ``machine`` (5100 × 20, from a generator), values ±1. Label 1 = human. Many human rows repeat,
+so ``grouped_split`` splits *distinct sequences*, never rows: every copy of a sequence (in either
+class) lands on the same side.
+"""
+from __future__ import annotations
+
+import io
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jexp import data
+
+FOLDER = "human_machine"
+FILE = data.FileSpec(
+    "binary_random_20fa.hdf5", 1226048, "dc9aa9de8250f38859b6f55387a70753e89c7f38ad0001a6deec8eb89c666d34",
+    urls=("https://github.com/AdityanJo/EE599_Fall2020/raw/2c5a49d1f91281981a1bd434930d8a8d66b54049/HW3/"
+          "binary_random_20fa.hdf5",))
+
+
+def load(root=None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(x (N, 20) float32 in {−1, +1}, y (N,) int32 with 1 = human), human rows first."""
+    import h5py
+    path = data.data_dir(root) / FOLDER / FILE.name
+    raw = data.read_verified(FILE, path, download)
+    try:
+        with h5py.File(io.BytesIO(raw), "r") as f:
+            human, machine = np.asarray(f["human"], np.float32), np.asarray(f["machine"], np.float32)
+    except (OSError, KeyError) as e:
+        raise data.DataError(f"{path}: not the expected HDF5 file with 'human' and 'machine' ({e})") from None
+    for name, a in (("human", human), ("machine", machine)):
+        if a.ndim != 2 or a.shape[1] != 20 or not np.all(np.abs(a) == 1):
+            raise data.DataError(f"{path}: '{name}' must be (N, 20) with values ±1, got {a.shape}")
+    x = np.concatenate([human, machine])
+    y = np.concatenate([np.ones(len(human), np.int32), np.zeros(len(machine), np.int32)])
+    return x, y
+
+
+def grouped_split(x: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, val) such that no sequence occurs on both sides: distinct sequences are
+    shuffled and assigned whole to validation until it holds ``val_fraction`` of the rows."""
+    _, group, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    group = group.reshape(-1)
+    order = np.random.default_rng(seed).permutation(len(counts))
+    in_val = np.zeros(len(counts), bool)
+    in_val[order[np.cumsum(counts[order]) <= val_fraction * len(x)]] = True
+    return np.nonzero(~in_val[group])[0], np.nonzero(in_val[group])[0]
+
+
+def duplicate_stats(x, y) -> dict:
+    """How many rows, distinct sequences and repeated rows each class has, and the overlap."""
+    out = {}
+    for name, cls in (("human", 1), ("machine", 0)):
+        rows = x[y == cls]
+        distinct = np.unique(rows, axis=0)
+        out[name] = {"rows": len(rows), "distinct": len(distinct), "repeated_rows": len(rows) - len(distinct)}
+    h, m = (set(map(bytes, np.unique(x[y == c], axis=0).astype(np.int8))) for c in (1, 0))
+    out["in_both_classes"] = len(h & m)
+    return out
+
+
+def summary_features(x) -> dict[str, np.ndarray]:
+    """Per sequence: number of sign changes (alternations), longest run, |Σ bits| (balance)."""
+    change = x[:, 1:] != x[:, :-1]
+    run = np.ones(len(x), int)
+    longest = np.ones(len(x), int)
+    for t in range(change.shape[1]):
+        run = np.where(change[:, t], 1, run + 1)
+        longest = np.maximum(longest, run)
+    return {"alternations": change.sum(1), "longest_run": longest, "balance": np.abs(x.sum(1))}
+
+
+class SeqMLP(nn.Module):
+    """20 → ``hidden`` ReLU → 1 logit; ``hidden=0`` is logistic regression. Dropout on the hidden
+    layer with the rate ``rates[variant]`` (traced, so runs with different rates share one vmap)."""
+    hidden: int = 20
+    rates: tuple[float, ...] = (0.0,)
+
+    @nn.compact
+    def __call__(self, x, variant=0, key=None):
+        if self.hidden:
+            x = nn.relu(nn.Dense(self.hidden, name="hidden")(x))
+            if key is not None:
+                rate = jnp.asarray(self.rates)[variant]
+                keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+                x = jnp.where(keep, x / (1.0 - rate), 0.0)
+        return nn.Dense(1, name="output")(x)[:, 0]
+
+
+def forward_fn(model: SeqMLP):
+    def forward(params, model_state, x, variant, key=None):
+        return model.apply({"params": params}, x, variant, key), model_state
+    return forward
+
+
+def bce(logit, x, y):
+    return optax.sigmoid_binary_cross_entropy(logit, y.astype(logit.dtype))
+
+
+def correct(logit, x, y):
+    return ((logit > 0) == (y == 1)).astype(jnp.float32)
+
+
+def optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
+    """``name`` ∈ sgd, momentum, adam, rmsprop, with an L2 term ``l2``·w added to the gradient
+    (the gradient of l2/2·‖w‖²); ``learning_rate`` and ``l2`` are per-run hyper-parameters."""
+    base = {"sgd": optax.sgd, "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
+            "adam": optax.adam, "rmsprop": optax.rmsprop}[name]
+    return optax.inject_hyperparams(lambda learning_rate, l2: optax.chain(
+        optax.add_decayed_weights(l2), base(learning_rate)))(learning_rate=learning_rate, l2=0.0)

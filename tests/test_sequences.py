@@ -1,0 +1,81 @@
+"""Human/machine sequences: loading, the duplicate-safe split, per-run dropout and L2."""
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jexp import data, sequences
+
+
+def write_human_machine(root, n=60, seed=0):
+    """A synthetic file in the original layout: human rows with many duplicates, machine random."""
+    rng = np.random.default_rng(seed)
+    base = rng.choice([-1.0, 1.0], (n // 3, 20))
+    human = base[rng.integers(0, len(base), n)]                      # about a third distinct
+    machine = rng.choice([-1, 1], (n, 20)).astype(np.int32)
+    machine[0] = human[0]                                            # one sequence in both classes
+    folder = root / sequences.FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    with h5py.File(folder / sequences.FILE.name, "w") as f:
+        f["human"], f["machine"] = human, machine
+    return folder / sequences.FILE.name
+
+
+@pytest.fixture
+def hm_file(tmp_path, monkeypatch):
+    path = write_human_machine(tmp_path)
+    raw = path.read_bytes()
+    monkeypatch.setattr(sequences, "FILE", data.FileSpec(sequences.FILE.name, len(raw), data.sha256(raw)))
+    return tmp_path
+
+
+def test_load_labels_human_1(hm_file):
+    x, y = sequences.load(hm_file)
+    assert x.shape == (120, 20) and x.dtype == np.float32 and set(np.unique(x)) == {-1.0, 1.0}
+    assert y.tolist() == [1] * 60 + [0] * 60
+
+
+def test_grouped_split_never_shares_a_sequence(hm_file):
+    x, y = sequences.load(hm_file)
+    for seed in range(5):
+        tr, va = sequences.grouped_split(x, 0.2, seed)
+        assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(x)
+        assert 0.1 * len(x) <= len(va) <= 0.2 * len(x)
+        assert not {bytes(r) for r in x[tr].astype(np.int8)} & {bytes(r) for r in x[va].astype(np.int8)}
+    stats = sequences.duplicate_stats(x, y)
+    assert stats["human"]["rows"] == 60 and stats["human"]["distinct"] <= 20 and stats["in_both_classes"] >= 1
+
+
+def test_missing_or_corrupt_file_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_reachable", lambda url, timeout=3.0: "offline (test)")
+    with pytest.raises(data.DataError, match=f"missing data file {tmp_path}/human_machine/binary_random_20fa.hdf5"):
+        sequences.load(tmp_path)
+    path = write_human_machine(tmp_path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(data.DataError, match="corrupt data file"):
+        sequences.load(tmp_path)
+
+
+def test_dropout_rate_is_chosen_per_run_and_off_at_evaluation():
+    model = sequences.SeqMLP(20, (0.0, 0.5))
+    params = model.init(jax.random.key(0), jnp.zeros((1, 20)))["params"]
+    x = jnp.ones((64, 20))
+    plain = model.apply({"params": params}, x)
+    np.testing.assert_array_equal(model.apply({"params": params}, x, 0, jax.random.key(1)), plain)
+    assert not np.allclose(model.apply({"params": params}, x, 1, jax.random.key(1)), plain)
+
+
+def test_l2_is_a_per_run_hyper_parameter():
+    tx = sequences.optimizer("sgd", 0.1)
+    params = {"w": jnp.ones(3)}
+    state = tx.init(params)
+    zero = {"w": jnp.zeros(3)}
+    upd, _ = tx.update(zero, state, params)
+    np.testing.assert_array_equal(upd["w"], 0.0)
+    state = state._replace(hyperparams={**state.hyperparams, "l2": jnp.asarray(0.5)})
+    upd, _ = tx.update(zero, state, params)
+    np.testing.assert_allclose(upd["w"], -0.1 * 0.5)  # −lr · l2 · w
+    assert sequences.bce(jnp.array([0.0]), None, jnp.array([1])) == pytest.approx(np.log(2))
+    assert isinstance(tx, optax.GradientTransformation)

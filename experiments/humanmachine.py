@@ -80,6 +80,8 @@ def run(cfg: Config, ctx) -> None:
     best = max(table, key=lambda r: curves[(r[0], r[1])]["test_acc"][:, -1].mean())
     opt, reg, state, first = best[-1]
     w = np.asarray(state.params["hidden"]["kernel"][first])  # (20 inputs, 20 hidden), seed 0 of the best
+    print(f"input → hidden weights, {opt} with {reg}, seed 0 (rows: input positions 1–20):")
+    print(np.array2string(w, precision=2, suppress_small=True, max_line_width=200))
     stats = sequences.duplicate_stats(x, y)
     ctx.out.figure("learning_curves.png", plots.seq_curves(curves, cfg.optimisers, names))
     ctx.out.figure("hidden_weights.png", evalplots.weight_matrix(w, f"input → hidden weights ({opt}, {reg}, seed 0)"))

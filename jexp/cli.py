@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         if cmd == "list":
             if rest:
                 raise experiment.UsageError(f"list takes no arguments, got {' '.join(rest)}")
+            width = max(map(len, experiment.names()))
             for name in experiment.names():
-                print(f"{name:8s} {experiment.describe(experiment.load(name))}")
+                print(f"{name:{width}s}  {experiment.describe(experiment.load(name))}")
             return 0
         if cmd == "report":
             from jexp import report

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jexp import artifacts, embedding, evalplots, experiment, nets, train
+from jexp import artifacts, embedding, evalplots, evaluate, experiment, nets, train
 from jexp.nets import Dense, Flatten
 
 FIGURES = ("embeddings.png", "reconstructions.png")
@@ -52,11 +52,10 @@ def run(cfg: Config, ctx) -> None:
     encode = jax.jit(lambda x: nets.apply(encoder, {k: params[k] for k in nets.layer_names(ENCODER) if k in params},
                                           {}, x))
     reconstruct = jax.jit(lambda x: nets.apply(AUTOENCODER, params, state, x))
-    chunks = lambda f, x: np.concatenate([np.asarray(f(x[i:i + 2000])) for i in range(0, len(x), 2000)])
     pca = embedding.pca_fit(ds.train.x, 2)
-    codes = {"autoencoder": (chunks(encode, ds.train.x), chunks(encode, ds.test.x)),
+    codes = {"autoencoder": (evaluate.batched(encode, ds.train.x, 2000), evaluate.batched(encode, ds.test.x, 2000)),
              "PCA": (np.asarray(embedding.pca_encode(pca, ds.train.x)), np.asarray(embedding.pca_encode(pca, ds.test.x)))}
-    recon = {"autoencoder": chunks(reconstruct, ds.test.x),
+    recon = {"autoencoder": evaluate.batched(reconstruct, ds.test.x, 2000),
              "PCA": np.asarray(embedding.pca_decode(pca, codes["PCA"][1]))}
     scores = {name: {"mse_per_pixel": embedding.mse_per_pixel(ds.test.x, recon[name]),
                      "knn_accuracy": embedding.knn_accuracy(z_train, ds.train.y, z_test, ds.test.y, cfg.k)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jexp import artifacts, augment, checkpoint, digit_sets, digits, evalplots, experiment, keras_h5, nets, train
+from jexp import artifacts, augment, checkpoint, digit_sets, evalplots, evaluate, experiment, keras_h5, nets, train
 
 FIGURES = ("ood_accuracy.png", "learning_curves.png", "confusion_optdigits.png")
 MODELS = {"mlp": (nets.MNIST_MLP, False), "cnn": (nets.MNIST_CNN, False), "digits": (nets.MNIST_CNN, True)}
@@ -57,9 +57,9 @@ def run(cfg: Config, ctx) -> None:
         classify = jax.jit(lambda x, p=params, s=state, n=net: jax.nn.softmax(nets.apply(n, p, s, x)))
         scores = {}
         for set_name, (images, labels) in sets.items():
-            pred = digits.predict(classify, images).argmax(-1)
+            pred = evaluate.batched(classify, images).argmax(-1)
             scores[set_name] = float(np.mean(pred == labels))
-            confusions[(name, set_name)] = digits.confusion(labels, pred)
+            confusions[(name, set_name)] = evaluate.confusion(labels, pred)
         histories[name] = history
         metrics[name] = {"epochs": epochs, "params": nets.count_params(params),
                          "test_acc": float(history["test_acc"][-1]), "sets": scores,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jexp import artifacts, digits, evalplots, experiment, nets, train
+from jexp import artifacts, evalplots, evaluate, experiment, nets, train
 from jexp.nets import Dense, Dropout, Flatten
 
 FIGURES = ("confusion.png",)
@@ -37,8 +37,8 @@ def run(cfg: Config, ctx) -> None:
     params, state, hist = train.fit_net(NET, data, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
                                         l2=cfg.l2, ckpt_dir=ctx.checkpoints("mlp"), progress=ctx.progress(cfg.epochs))
     predict = jax.jit(lambda x: nets.apply(NET, params, state, x))
-    pred = np.asarray(digits.predict(predict, ds.test.x)).argmax(-1)
-    counts = digits.confusion(ds.test.y, pred)
+    pred = evaluate.batched(predict, ds.test.x).argmax(-1)
+    counts = evaluate.confusion(ds.test.y, pred)
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     off = rates - np.diag(np.diag(rates))
     pair = np.unravel_index(np.argmax(off + off.T), off.shape)

@@ -63,11 +63,12 @@ def run(cfg: Config, ctx) -> None:
     jobs = [job(model, o, lr, mlp_runs) for o, lr in zip(cfg.optimisers, cfg.learning_rates)]
     base = dict(seeds=np.arange(cfg.seeds) + 1000 * cfg.seed, variants=np.zeros(cfg.seeds), l2=np.zeros(cfg.seeds))
     jobs.append(job(sequences.SeqMLP(0, RATES), "adam", 1e-2, base))
-    bar = ctx.progress(len(jobs), "humanmachine (programs)")
-    results = []
-    for r in train.run_concurrently([lambda j=j: (j(), bar.update(1))[0] for j in jobs]):
-        results.append(r)
-    bar.close()
+    with ctx.progress(len(jobs), "humanmachine (programs)") as bar:
+        def counted(job):
+            result = job()
+            bar.update(1)
+            return result
+        results = train.run_concurrently([lambda j=j: counted(j) for j in jobs])
     curves, table = {}, []
     for opt, (state, hist) in zip(cfg.optimisers, results[:-1]):
         for i, reg in enumerate(names):

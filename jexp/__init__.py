@@ -7,6 +7,7 @@ digit augmentation), ``digits`` (picture preprocessing, prediction), ``digit_set
 checks), ``toy`` (hand-written backprop in numpy), ``npmlp`` (the numpy-only MLP), ``embedding``
 (PCA, kNN), ``sequences`` (human vs machine), ``theory``, ``gradients``, ``grid`` (many MLPs at
 once), ``checkpoint`` (orbax), ``plots`` (studies of many runs), ``evalplots`` (single
-classifiers), ``artifacts``, ``experiment``, ``cli`` and ``digit_commands``.
+classifiers), ``evaluate`` (batched outputs, confusion counts), ``artifacts``, ``experiment``, ``cli`` and
+``digit_commands``.
 """
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jexp import artifacts, digits, evalplots, keras_h5
+from jexp import artifacts, digits, evalplots, evaluate, keras_h5
 from jexp.experiment import UsageError
 
 DEFAULT_MODEL = Path("artifacts") / "digits" / "digits.h5"
@@ -57,8 +57,8 @@ def eval_digits(args: list[str]) -> int:
     classify = _classifier(values)
     images, labels = digits.load_npz(values["--npz"])
     x = digits.preprocess_batch(images, ink="high")
-    pred = digits.predict(classify, x).argmax(-1)
-    counts = digits.confusion(labels, pred)
+    pred = evaluate.batched(classify, x).argmax(-1)
+    counts = evaluate.confusion(labels, pred)
     acc = float(np.mean(pred == labels)) if len(labels) else float("nan")
     model, npz = Path(values.get("--model", DEFAULT_MODEL)), Path(values["--npz"])
     out = artifacts.Artifacts(Path(values.get("--out", "artifacts")) / "eval_digits")

@@ -135,20 +135,6 @@ def load_npz(path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
-def confusion(labels, predictions, n: int = 10) -> np.ndarray:
-    """Counts: element (i, j) = how often label i was predicted as j."""
-    m = np.zeros((n, n), np.int64)
-    np.add.at(m, (np.asarray(labels), np.asarray(predictions)), 1)
-    return m
-
-
-def predict(classify, images: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """Class probabilities (N, 10) of preprocessed images (N, 28, 28, 1) under ``classify(x) ->
-    probabilities``, in batches."""
-    out = [np.asarray(classify(images[i:i + batch])) for i in range(0, len(images), batch)]
-    return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
-
-
 def load_classifier(path):
     """``classify(x) -> probabilities`` from a Keras .h5 digit model (ours or anyone's) whose input
     holds 784 values (28×28, 28×28×1 or flat); x is (N, 28, 28, 1) in MNIST's convention."""

@@ -78,12 +78,13 @@ class Trainer:
     loss_fn: Callable | None = None
     metric_fn: Callable | None = None
 
-    def per_example(self, outputs, x, y):
-        """(loss, metric) per example."""
-        loss = cross_entropy(outputs, y) if self.loss_fn is None else self.loss_fn(outputs, x, y)
-        metric = (jnp.argmax(outputs, -1) == y).astype(jnp.float32) if self.metric_fn is None \
-            else self.metric_fn(outputs, x, y)
-        return loss, metric
+    def example_loss(self, outputs, x, y):
+        return cross_entropy(outputs, y) if self.loss_fn is None else self.loss_fn(outputs, x, y)
+
+    def example_metric(self, outputs, x, y):
+        if self.metric_fn is None:
+            return (jnp.argmax(outputs, -1) == y).astype(jnp.float32)
+        return self.metric_fn(outputs, x, y)
 
     def forward(self, params, model_state, x, variant, key=None):
         if self.forward_fn is None:
@@ -91,9 +92,9 @@ class Trainer:
         return self.forward_fn(params, model_state, x, variant, key)
 
     def loss(self, params, x, y, variant, model_state=None, key=None):
-        """Mean cross-entropy and (logits, new model_state); training mode when ``key`` is given."""
+        """Mean loss and (logits, new model_state); training mode when ``key`` is given."""
         logits, model_state = self.forward(params, model_state, x, variant, key)
-        return self.per_example(logits, x, y)[0].mean(), (logits, model_state)
+        return self.example_loss(logits, x, y).mean(), (logits, model_state)
 
     def init(self, init_fn, seed, variant=0, hparams=None) -> RunState:
         """One run: ``init_fn(key)`` gives params (or (params, model_state)); the optimiser state
@@ -112,7 +113,7 @@ class Trainer:
         grad_fn = jax.value_and_grad(self.loss, has_aux=True)
         (loss, (logits, model_state)), grads = grad_fn(params, x, y, variant, model_state, key)
         updates, opt_state = self.tx.update(grads, opt_state, params)
-        acc = jnp.mean(self.per_example(logits, x, y)[1])
+        acc = jnp.mean(self.example_metric(logits, x, y))
         return optax.apply_updates(params, updates), opt_state, model_state, loss, acc
 
     def epoch(self, state: RunState, data: Data, steps):
@@ -164,8 +165,7 @@ class Trainer:
         def chunk(args):
             xc, yc, wc = args
             logits, _ = self.forward(params, model_state, xc, variant)
-            loss, metric = self.per_example(logits, xc, yc)
-            return jnp.sum(loss * wc), jnp.sum(metric * wc)
+            return jnp.sum(self.example_loss(logits, xc, yc) * wc), jnp.sum(self.example_metric(logits, xc, yc) * wc)
 
         losses, correct = jax.lax.map(chunk, (xs, ys, ws))
         return losses.sum() / n, correct.sum() / n

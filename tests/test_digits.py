@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import cli, digit_sets, digits, keras_h5, nets
+from jexp import cli, digit_sets, digits, evaluate, keras_h5, nets
 
 
 def seven(h=300, w=200, thickness=18):
@@ -67,7 +67,7 @@ def test_bad_images_raise_one_line(image, message):
 
 
 def test_confusion_counts_exactly():
-    m = digits.confusion([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], n=3)
+    m = evaluate.confusion([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], n=3)
     np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
 
 

@@ -115,3 +115,21 @@ class Augment:
         x = x ** g
         noise = jax.random.normal(k2, x.shape) * self.noise_std * (jax.random.uniform(k3, (b, 1, 1, 1)) < self.noise_prob)
         return jnp.clip(x + noise, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class CropFlip:
+    """The standard augmentation of natural images (CIFAR-10): a random ``size``×``size`` crop of
+    the image zero-padded by ``pad`` pixels, and a horizontal flip with probability 1/2, each
+    image with its own draw. ``CropFlip()(key, x)`` keeps x's shape (B, H, W, C)."""
+    pad: int = 4
+
+    def __call__(self, key, x):
+        b, h, w, _ = x.shape
+        k1, k2, k3 = jax.random.split(key, 3)
+        xp = jnp.pad(x, ((0, 0), (self.pad, self.pad), (self.pad, self.pad), (0, 0)))
+        dy = jax.random.randint(k1, (b,), 0, 2 * self.pad + 1)
+        dx = jax.random.randint(k2, (b,), 0, 2 * self.pad + 1)
+        crop = jax.vmap(lambda im, i, j: jax.lax.dynamic_slice(im, (i, j, 0), (h, w, im.shape[-1])))(xp, dy, dx)
+        flip = jax.random.uniform(k3, (b, 1, 1, 1)) < 0.5
+        return jnp.where(flip, crop[:, :, ::-1], crop)

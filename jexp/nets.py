@@ -281,3 +281,8 @@ MNIST_MLP = Sequential((28, 28, 1), (Flatten(), Dense(512, "relu"), Dropout(0.2)
 MNIST_CNN = Sequential((28, 28, 1), _conv_block(32) + _conv_block(32) + (MaxPool2D(),) + _conv_block(64)
                        + _conv_block(64) + (MaxPool2D(), Flatten(), Dense(128), BatchNorm(), Activation("relu"),
                                             Dropout(0.4), Dense(10)))
+# 0.29M parameters: three pairs of 3×3 "same" convolutions (32, 64, 128) with BatchNorm, max-pooling
+# after each pair, global average pooling; sized for a 2-core CPU and 10,000 training images
+CIFAR_CNN = Sequential((32, 32, 3), tuple(layer for f in (32, 64, 128) for layer in (
+    Conv2D(f, 3, padding="same"), BatchNorm(), Activation("relu"), Conv2D(f, 3, padding="same"), BatchNorm(),
+    Activation("relu"), MaxPool2D())) + (GlobalAvgPool2D(), Dropout(0.3), Dense(10)))

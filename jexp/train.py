@@ -67,6 +67,9 @@ class Trainer:
     ``nets.forward_fn``). ``augment(key, x) -> x`` transforms each training minibatch on device.
     The objective is softmax cross-entropy and the metric ("acc") accuracy, unless ``loss_fn`` /
     ``metric_fn`` (outputs, x, y) -> per-example values say otherwise (e.g. an autoencoder's MSE).
+    ``adversary(input_grad, key, x) -> x`` replaces each (augmented) minibatch by adversarial
+    examples before the step (adversarial training); ``input_grad(x)`` is the gradient of the
+    minibatch's summed loss with respect to x, under the step's own params, mode and dropout.
     """
     apply_fn: Callable | None = None
     tx: optax.GradientTransformation | None = None
@@ -77,6 +80,7 @@ class Trainer:
     augment: Callable | None = None
     loss_fn: Callable | None = None
     metric_fn: Callable | None = None
+    adversary: Callable | None = None
 
     def example_loss(self, outputs, x, y):
         return cross_entropy(outputs, y) if self.loss_fn is None else self.loss_fn(outputs, x, y)
@@ -131,12 +135,18 @@ class Trainer:
             params, opt_state, model_state, loss_sum, acc_sum = carry
             idx = jax.lax.dynamic_slice(perm, (i * bs,), (bs,))
             x, k_step = data.train_x[idx], None
+            y = data.train_y[idx]
             if self.augment is not None or self.forward_fn is not None:
                 k_aug, k_step = jax.random.split(jax.random.fold_in(k_perm, i))
                 if self.augment is not None:
                     x = self.augment(k_aug, x)
+            if self.adversary is not None:
+                k_adv = jax.random.fold_in(jax.random.fold_in(k_perm, i), 0xAD7)
+                input_grad = jax.grad(lambda xa: self.example_loss(
+                    self.forward(params, model_state, xa, state.variant, k_step)[0], xa, y).sum())
+                x = jax.lax.stop_gradient(self.adversary(input_grad, k_adv, x))
             params, opt_state, model_state, loss, acc = self.step(
-                params, opt_state, x, data.train_y[idx], state.variant, model_state, k_step)
+                params, opt_state, x, y, state.variant, model_state, k_step)
             return params, opt_state, model_state, loss_sum + loss, acc_sum + acc
 
         zero = jnp.zeros((), jnp.float32)
@@ -277,10 +287,12 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
-            loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0):
+            loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0,
+            adversary: Callable | None = None):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
-    kernel_regularizer; not included in the reported loss); returns (params, model_state, history) with
+    kernel_regularizer; not included in the reported loss) and an optional ``adversary`` (adversarial
+    training, see ``Trainer``; the reported train metrics are then on adversarial examples); returns (params, model_state, history) with
     history[name] an array over epochs 0..epochs."""
     from jexp import nets
     steps = epochs * (data.train_x.shape[0] // batch_size)
@@ -290,7 +302,8 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
         kernels = lambda params: jax.tree_util.tree_map_with_path(lambda p, _: p[-1].key == "kernel", params)
         tx = optax.chain(optax.add_decayed_weights(2 * l2, mask=kernels), tx)
     trainer = Trainer(tx=tx, batch_size=batch_size, eval_batch_size=500, grad_stats=False,
-                      forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn)
+                      forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn,
+                      adversary=adversary)
     state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
     state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress)
     params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))

@@ -1,0 +1,113 @@
+"""CIFAR-10: a CNN trained on the images at hand, exported to .h5, then one test image turned into every class by 10 generators at once (HW2 ex. 2C).
+
+Command:  jexp run adversarial_cifar     (~RUNTIME on a 2-core CPU)
+Setting:  reads every CIFAR-10 binary batch present (here: data_batch_1, 10,000 training images,
+          and the first 1,000 test records); nets.CIFAR_CNN (0.29 M parameters) with random crops
+          and flips, AdamW one-cycle; the generator f(w) = sigmoid(Dense(1 → 32·32·3)(1)) with the
+          same two-phase rounds as `adversarial`, and targeted PGD as reference.
+Result:   artifacts/adversarial_cifar/: cifar.h5, grid.png, perturbations.png, rounds.png,
+          learning_curves.png, confusion.png, metrics.json, results.md. RESULT
+"""
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from jexp import (adversarial, advplots, artifacts, augment, checkpoint, cifar10, evalplots, evaluate, experiment,
+                  keras_h5, nets, train)
+
+FIGURES = ("grid.png", "perturbations.png", "confusion.png")
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    train_size: int = 0       # 0: every training image present
+    sample: int = -1          # test index to attack; -1: drawn with the seed among confident ones
+    min_confidence: float = 0.9
+    recon_steps: int = 20
+    recon_lr: float = 0.1
+    attack_steps: int = 10
+    attack_lr: float = 0.1
+    threshold: float = 0.9
+    max_rounds: int = 300
+    pgd_eps: tuple[float, ...] = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
+    pgd_steps: int = 100
+
+
+QUICK = dict(epochs=1, train_size=512, max_rounds=10, pgd_eps=(8 / 255,), pgd_steps=5, min_confidence=0.0)
+
+
+def run(cfg: Config, ctx) -> None:
+    ds, used = cifar10.load(ctx.data_dir)
+    tr = ds.train if not cfg.train_size else ds.train._replace(x=ds.train.x[:cfg.train_size], y=ds.train.y[:cfg.train_size])
+    key = jax.random.key(cfg.seed)
+    d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
+    params, state, history = train.fit_net(
+        nets.CIFAR_CNN, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
+        weight_decay=cfg.weight_decay, augment=augment.CropFlip(), ckpt_dir=ctx.checkpoints("cnn"),
+        progress=ctx.progress(cfg.epochs, f"{ctx.name}/train"))
+    keras_h5.save(ctx.out.path("cifar.h5"), nets.CIFAR_CNN, params, state)
+    checkpoint.save(ctx.out.path("cifar.orbax"), cfg.epochs, (params, state))
+    f, v = adversarial.classifier(nets.CIFAR_CNN, params, state)
+    probs = evaluate.batched(jax.jit(lambda x: jax.nn.softmax(f(v, x))), ds.test.x, 500)
+    pred = probs.argmax(-1)
+    conf = evaluate.confusion(ds.test.y, pred)
+    try:
+        ids = (np.asarray([cfg.sample]) if cfg.sample >= 0 else
+               adversarial.pick_samples(jax.random.fold_in(key, 1), probs[None], ds.test.y, 1, cfg.min_confidence))
+    except ValueError as e:
+        raise experiment.UsageError(f"{e}; lower --min_confidence or name a test image with --sample=I") from None
+    x, labels = ds.test.x[ids], ds.test.y[ids]
+    acfg = adversarial.AttackConfig(cfg.recon_steps, cfg.recon_lr, cfg.attack_steps, cfg.attack_lr, cfg.threshold,
+                                    cfg.max_rounds)
+    with ctx.progress(2, f"{ctx.name}/attack") as bar:
+        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), acfg)
+        bar.update(1, "generators")
+        pgd = adversarial.pgd_min_eps(f, v, x, jax.random.fold_in(key, 3), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
+        bar.update(1, "PGD")
+    metrics = {"data": {"train_files": used["train"], "test_files": used["test"], "train_size": len(tr.y),
+                        "test_size": len(ds.test.y)},
+               "classes": ds.classes, "test_acc": float(np.mean(pred == ds.test.y)),
+               "per_class_recall": (np.diag(conf) / np.maximum(conf.sum(1), 1)).tolist(), "confusion": conf,
+               "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_loss", "test_acc")},
+               "params": nets.count_params(params), "sample": ids, "label": labels,
+               **adversarial.summarize(att, labels, pgd), "generators": adversarial.pair_records(att, labels, ids, pgd)}
+    ctx.out.json("metrics.json", metrics)
+    ctx.out.text("results.md", results_md(cfg, metrics))
+    ctx.out.figure("grid.png", advplots.attack_grid(x, probs[ids], att["images"], att["probs"], att["targets"],
+                                                    att["success"], ds.classes, "CIFAR-10 CNN: one test image, every target"))
+    ctx.out.figure("perturbations.png", advplots.perturbations(x, att["images"], att["targets"], ds.classes,
+                                                               "generator image − original"))
+    ctx.out.figure("rounds.png", advplots.target_curves(att["trace"], labels, att["targets"], cfg.threshold, ds.classes,
+                                                        "p(target) after each round"))
+    ctx.out.figure("learning_curves.png", evalplots.net_curves({"cnn": history}, "CIFAR-10 CNN (train metrics on augmented images)"))
+    ctx.out.figure("confusion.png", evalplots.confusion(conf, list(ds.classes), "CIFAR-10 CNN on the test images"))
+
+
+def results_md(cfg, m: dict) -> str:
+    f = lambda v, fmt=".2f": "–" if v is None else format(v, fmt)
+    classes, recall = m["classes"], m["per_class_recall"]
+    worst, best = int(np.argmin(recall)), int(np.argmax(recall))
+    rows = [[classes[r["target"]], "yes" if r["success"] else "no", r["rounds"], f"{r['target_prob']:.2f}",
+             f"{r['l2']:.2f}", f"{r['linf']:.3f}", "–" if not np.isfinite(r["pgd_min_eps"]) else f"{255 * r['pgd_min_eps']:.1f}/255",
+             "–" if not np.isfinite(r["pgd_l2"]) else f"{r['pgd_l2']:.2f}"] for r in m["generators"]]
+    data = m["data"]
+    return (f"# adversarial_cifar: CNN on the CIFAR-10 images at hand, then a generator attack (seed {cfg.seed})\n\n"
+            f"Data: {data['train_size']:,} training images ({', '.join(data['train_files'])}), "
+            f"{data['test_size']:,} test images ({', '.join(data['test_files'])}). "
+            f"That is {100 * data['train_size'] / 50000:.0f} % of CIFAR-10's 50,000 training and "
+            f"{100 * data['test_size'] / 10000:.0f} % of its 10,000 test images.\n\n"
+            f"Test accuracy after {cfg.epochs} epochs: **{artifacts.pct(m['test_acc'], digits=1)} %** "
+            f"({m['params']:,} parameters). Best class: {classes[best]} ({artifacts.pct(recall[best])} % recall); "
+            f"worst: {classes[worst]} ({artifacts.pct(recall[worst])} %).\n\n"
+            f"Generator attack on test image {int(m['sample'][0])} (a {classes[int(m['label'][0])]}): "
+            f"{artifacts.pct(m['success_rate'])} % of the {m['attacks']} other targets reached p ≥ {cfg.threshold}; "
+            f"median L2 {f(m['median_l2'])}, median L∞ {f(m['median_linf'], '.3f')} over the successes. "
+            f"Targeted PGD reaches {artifacts.pct(m['pgd']['success_rate'])} % of them within ε ≤ "
+            f"{255 * max(cfg.pgd_eps):.0f}/255.\n\n"
+            + artifacts.md_table(["target", "success", "rounds", "p(target)", "L2", "L∞", "PGD min ε", "PGD L2"], rows))

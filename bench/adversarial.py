@@ -11,6 +11,7 @@ keras (the test extra) is installed, with KERAS_BACKEND=jax. Compile time is inc
 artifacts/bench/adversarial.json with the machine.
 """
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,8 +39,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("JEXP_DATA_DIR", "../shared/data"))
     ap.add_argument("--out", default="artifacts/bench/adversarial.json")
     args = ap.parse_args()
-    c = Config()
-    cfg = adversarial.AttackConfig(c.recon_steps, c.recon_lr, c.attack_steps, c.attack_lr, 1.1, args.rounds)
+    cfg = dataclasses.replace(adversarial.AttackConfig.of(Config()), threshold=1.1, max_rounds=args.rounds)
     f, v = adversarial.classifier(*keras_h5.load(args.model))
     ds = data.load("mnist", args.data_dir)
     x = jnp.repeat(jnp.asarray(ds.test.x[:5]), 10, 0)

@@ -53,11 +53,6 @@ class Config:
 QUICK = dict(max_rounds=20, pgd_eps=(0.1, 0.3), pgd_steps=10, n_samples=3, min_confidence=0.5)
 
 
-def attack_config(cfg) -> adversarial.AttackConfig:
-    return adversarial.AttackConfig(cfg.recon_steps, cfg.recon_lr, cfg.attack_steps, cfg.attack_lr, cfg.threshold,
-                                    cfg.max_rounds)
-
-
 def load_models(cfg) -> dict:
     """{name: (logits_fn, variables)} from the Keras files; a missing file says how to make it."""
     paths = {Path(cfg.model).stem: Path(cfg.model)} if cfg.model else {m: Path(cfg.model_dir) / f"{m}.h5" for m in cfg.models}
@@ -91,7 +86,7 @@ def run(cfg: Config, ctx) -> None:
     metrics = {"samples": ids, "labels": labels, "models": {}}
     bar = ctx.progress(2 * len(models), ctx.name)
     for m, (name, (f, v)) in enumerate(models.items()):
-        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), attack_config(cfg))
+        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), adversarial.AttackConfig.of(cfg))
         bar.update(1, f"{name}: generators")
         pgd = adversarial.pgd_min_eps(f, v, x, jax.random.fold_in(key, 3), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
         bar.update(1, f"{name}: PGD")

@@ -63,8 +63,7 @@ def run(cfg: Config, ctx) -> None:
     except ValueError as e:
         raise experiment.UsageError(f"{e}; lower --min_confidence or name a test image with --sample=I") from None
     x, labels = ds.test.x[ids], ds.test.y[ids]
-    acfg = adversarial.AttackConfig(cfg.recon_steps, cfg.recon_lr, cfg.attack_steps, cfg.attack_lr, cfg.threshold,
-                                    cfg.max_rounds)
+    acfg = adversarial.AttackConfig.of(cfg)
     with ctx.progress(2, f"{ctx.name}/attack") as bar:
         att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), acfg)
         bar.update(1, "generators")

@@ -91,6 +91,11 @@ class AttackConfig:
     threshold: float = 0.9     # success: C gives the target at least this probability
     max_rounds: int = 300
 
+    @classmethod
+    def of(cls, config) -> "AttackConfig":
+        """The attack settings held by an experiment's config (fields of the same names)."""
+        return cls(**{f: getattr(config, f) for f in cls.__dataclass_fields__})
+
 
 class AttackResult(NamedTuple):
     images: jax.Array       # [G, H, W, C] the generators' final images

@@ -227,23 +227,6 @@ def linf_pgd(logits_fn, variables, x, labels, key, eps, *, steps: int = 40, rest
     return best, ok
 
 
-def robust_accuracy(logits_fn, variables, x, y, key, eps, *, steps: int, restarts: int = 1,
-                    batch: int = 500) -> float:
-    """Accuracy under untargeted L∞ PGD in batches (``steps`` = 1: FGSM, a step of ``eps`` from x;
-    ``eps`` = 0: clean accuracy)."""
-    if eps == 0:
-        pred = np.concatenate([np.asarray(logits_fn(variables, x[i:i + batch]).argmax(-1))
-                               for i in range(0, len(x), batch)])
-        return float(np.mean(pred == np.asarray(y)))
-    fooled = []
-    for i in range(0, len(x), batch):
-        _, ok = linf_pgd(logits_fn, variables, x[i:i + batch], y[i:i + batch], jax.random.fold_in(key, i), eps,
-                         steps=steps, restarts=restarts, step_size=eps if steps == 1 else None,
-                         random_start=steps > 1)
-        fooled.append(np.asarray(ok))
-    return float(1.0 - np.mean(np.concatenate(fooled)))
-
-
 # --- the sheet's grid: every sample against every target class ---------------------------------
 
 def pick_samples(key, probs, labels, n: int, min_confidence: float) -> np.ndarray:

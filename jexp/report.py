@@ -25,6 +25,25 @@ def _bench(root: Path) -> str:
             f"≈ 318 s, PyTorch eager ≈ 246 s; target < 15 s.\n")
 
 
+def _bench_adversarial(root: Path) -> str:
+    """One line per recorded run of bench/adversarial.py (one per classifier)."""
+    lines = []
+    for path in sorted((root / "bench").glob("adversarial*.json")):
+        b = json.loads(path.read_text())
+        line = (f"- Generator attack, {b['generators']} MNIST generators × {b['rounds']} rounds against "
+                f"`{b['model']}` on {b['machine']}: vmapped {b['vmapped_s']:.1f} s (compile included"
+                + (f"; {b['vmapped_warm_s']:.1f} s compiled" if "vmapped_warm_s" in b else "")
+                + f"), the same jitted generator 50× in turn {b['sequential_s']:.1f} s "
+                f"(**{b['speedup_vs_sequential']:.1f}×**)")
+        if "keras_s_50" in b:
+            line += (f", the sheet's Keras `fit` loop {b['keras_s_50']:.0f} s (Keras {b['keras']}, timed on "
+                     f"{b['keras_generators_timed']} generators and scaled): **{b['speedup_vs_keras']:.0f}×**"
+                     + (f" ({b['speedup_vs_keras_warm']:.0f}× compiled)" if "speedup_vs_keras_warm" in b else "")
+                     + f"; target ≥ 100×: {'reached' if b['speedup_vs_keras'] >= 100 else 'not reached'}")
+        lines.append(line + ".")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def render(root: str | Path = "artifacts") -> str:
     """The generated Markdown for every experiment with committed (non-quick) artifacts."""
     root = Path(root)
@@ -41,7 +60,7 @@ def render(root: str | Path = "artifacts") -> str:
         shown = getattr(experiment.load(name), "FIGURES", None) or [p.name for p in sorted(folder.glob("*.png"))[:2]]
         images = "\n".join(f"![{Path(f).stem}]({(folder / f).as_posix()})" for f in shown if (folder / f).exists())
         parts.append(f"### {name}: {title}\n\n{body}\n\nFigures: {figures}\n\n{images}\n")
-    parts += ["### Speed\n", _bench(root), END]
+    parts += ["### Speed\n", _bench(root), _bench_adversarial(root), END]
     return "\n".join(parts)
 
 

@@ -121,14 +121,6 @@ def test_pgd_flips_a_linear_model_exactly_above_the_analytic_budget(targeted):
         assert float(xa.min()) >= 0 and float(xa.max()) <= 1
 
 
-def test_robust_accuracy_fgsm_and_clean():
-    f, w, x, label, eps_star = linear_problem()
-    xs, ys = jnp.repeat(x, 4, 0), jnp.full((4,), label)
-    assert adv.robust_accuracy(f, w, xs, ys, jax.random.key(0), 0.0, steps=1) == 1.0
-    assert adv.robust_accuracy(f, w, xs, ys, jax.random.key(0), 1.1 * eps_star, steps=1) == 0.0  # FGSM is exact here
-    assert adv.robust_accuracy(f, w, xs, ys, jax.random.key(0), 0.9 * eps_star, steps=10, restarts=2) == 1.0
-
-
 def test_classifier_drops_a_final_softmax():
     net = nets.Sequential((4,), (Dense(3, "softmax"),))
     params, state = nets.init(net, jax.random.key(0))

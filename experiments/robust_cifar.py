@@ -1,0 +1,58 @@
+"""CIFAR-10: the CNN adversarially trained against L∞ attacks (ε = 8/255), checked with strong PGD and for gradient masking, and attacked by the sheet's generators next to the standard CNN (HW2 ex. 2D).
+
+Command:  jexp run robust_cifar     (needs artifacts/adversarial_cifar/cifar.h5 from `jexp run adversarial_cifar`,
+          or --standard=ANY.h5 with 32×32×3 inputs)
+Setting:  nets.CIFAR_CNN trained on the CIFAR-10 images present (here data_batch_1: 10,000) with random
+          crops and flips and FGSM from a random start (Wong et al. 2020), ε = 8/255, α = 10/255, AdamW
+          one-cycle; evaluation on the first 500 test images: PGD with 20 steps × 3 random restarts,
+          FGSM, random ±ε noise, PGD examples transferred from the other model, PGD accuracy against ε;
+          then the generator attack on 2 test images × 10 targets.
+Result:   artifacts/robust_cifar/: robust.h5, accuracy_vs_eps.png, grid_{standard,robust}.png,
+          perturbations_{standard,robust}.png, learning_curves.png, metrics.json, results.md.
+"""
+from dataclasses import dataclass
+
+from jexp import augment, cifar10, nets, robust_study
+
+FIGURES = robust_study.FIGURES
+NET = nets.CIFAR_CNN  # the robust model's network (the standard model's own is read from its file)
+REFERENCE = ("Wong et al. (2020), FGSM-RS on all 50,000 images with a PreAct ResNet-18,", 0.46)  # PGD accuracy at ε
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    standard: str = "artifacts/adversarial_cifar/cifar.h5"  # a Keras .h5 with 32×32×3 inputs
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    train_size: int = 0                        # 0: every training image present
+    eps: float = 8 / 255
+    alpha: float = 10 / 255                    # the FGSM-RS step (1.25 ε)
+    eval_size: int = 500
+    pgd_steps: int = 20
+    restarts: int = 3
+    eps_grid: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255, 16 / 255, 32 / 255)
+    curve_size: int = 250
+    broken_below: float = 0.1
+    samples: tuple[int, ...] = ()             # test indices for the generator attack; empty: drawn
+    n_samples: int = 2
+    min_confidence: float = 0.5
+    recon_steps: int = 20
+    recon_lr: float = 0.1
+    attack_steps: int = 10
+    attack_lr: float = 0.1
+    threshold: float = 0.9
+    max_rounds: int = 300
+
+
+QUICK = dict(epochs=1, train_size=512, eval_size=64, pgd_steps=5, restarts=2, eps_grid=(2 / 255, 32 / 255),
+             curve_size=32, samples=(0,), min_confidence=0.0, max_rounds=5)
+
+
+def run(cfg: Config, ctx) -> None:
+    ds, used = cifar10.load(ctx.data_dir)
+    note = f"files {', '.join(used['train'])} and {', '.join(used['test'])}"
+    robust_study.run(cfg, ctx, net=NET, ds=ds, made_by="jexp run adversarial_cifar",
+                     augment=augment.CropFlip(), data_note=note, reference=REFERENCE)

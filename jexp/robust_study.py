@@ -1,0 +1,154 @@
+"""A robust model next to a standard one (sheet HW2 ex. 2D): train the robust model with FGSM
+adversarial training from a random start (Wong, Rice & Kolter 2020), evaluate both with strong PGD
+and the gradient-masking checks of ``robustness``, attack both with the sheet's generators, and
+write the figures, metrics and results. The experiments `robust` (MNIST) and `robust_cifar` call
+``run`` with their data and network."""
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jexp import (adversarial, advplots, artifacts, checkpoint, data, evalplots, evaluate, experiment, keras_h5,
+                  nets, robustness, train)
+
+FIGURES = ("accuracy_vs_eps.png", "grid_robust.png", "perturbations_robust.png")
+
+
+def load_standard(path: str, input_shape, made_by: str):
+    """The standard model (logits_fn, variables) from a Keras file; missing → how to make it."""
+    p = Path(path)
+    if not p.exists():
+        raise data.DataError(f"standard model {p} not found: run `{made_by}` first, or pass --standard=PATH.h5")
+    try:
+        net, params, state = keras_h5.load(p)
+    except keras_h5.KerasFileError as e:
+        raise data.DataError(str(e)) from None
+    if tuple(net.input_shape) != tuple(input_shape):
+        raise data.DataError(f"{p}: the model takes inputs of shape {net.input_shape}, not {tuple(input_shape)}")
+    return adversarial.classifier(net, params, state)
+
+
+def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augment=None, data_note: str = "",
+        reference: tuple[str, float] | None = None) -> None:
+    """The whole study; ``cfg`` has the fields of the two experiments' configs."""
+    key = jax.random.key(cfg.seed)
+    standard = load_standard(cfg.standard, net.input_shape, made_by)
+    tr = data.subset(ds.train, cfg.train_size or None)
+    d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
+    params, state, history = train.fit_net(
+        net, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        augment=augment, adversary=adversarial.fgsm_rs(cfg.eps, cfg.alpha), ckpt_dir=ctx.checkpoints("robust"),
+        progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"))
+    keras_h5.save(ctx.out.path("robust.h5"), net, params, state)
+    checkpoint.save(ctx.out.path("robust.orbax"), cfg.epochs, (params, state))
+    models = {"standard": standard, "robust": adversarial.classifier(net, params, state)}
+
+    probs = {n: evaluate.batched(jax.jit(lambda x, f=f, v=v: jax.nn.softmax(f(v, x))), ds.test.x, 500)
+             for n, (f, v) in models.items()}
+    ex, ey = ds.test.x[:cfg.eval_size], ds.test.y[:cfg.eval_size]
+    bar = ctx.progress(10, f"{ctx.name}/evaluation")
+    metrics = {"data": {"train_size": int(len(tr.y)), "test_size": int(len(ds.test.y)), "eval_size": int(len(ey)),
+                        "note": data_note},
+               "training": {"method": "FGSM-RS", "eps": cfg.eps, "alpha": cfg.alpha, "epochs": cfg.epochs,
+                            "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc")}},
+               "params": nets.count_params(params), "models": {},
+               "reference": None if reference is None else {"source": reference[0], "pgd": reference[1]}}
+    for i, (name, (f, v)) in enumerate(models.items()):
+        other = models["robust" if name == "standard" else "standard"]
+        ev = robustness.evaluate(f, v, ex, ey, jax.random.fold_in(key, 10 + i), cfg.eps, steps=cfg.pgd_steps,
+                                 restarts=cfg.restarts, eps_grid=cfg.eps_grid, curve_size=cfg.curve_size,
+                                 transfer_from=other, progress=bar)
+        metrics["models"][name] = {"test_acc": float(np.mean(probs[name].argmax(-1) == ds.test.y)), **ev,
+                                   "checks": robustness.masking_checks(ev, broken_below=cfg.broken_below)}
+
+    both = np.stack([probs["standard"], probs["robust"]])
+    try:
+        ids = (np.asarray(cfg.samples) if cfg.samples else adversarial.pick_samples(
+            jax.random.fold_in(key, 1), both, ds.test.y, cfg.n_samples, cfg.min_confidence))
+    except ValueError as e:
+        raise experiment.UsageError(f"{e}; lower --min_confidence or name test images with --samples=I,J,…") from None
+    x, labels = ds.test.x[ids], ds.test.y[ids]
+    metrics.update(samples=ids, labels=labels)
+    classes = list(ds.classes)
+    for name, (f, v) in models.items():
+        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), adversarial.AttackConfig.of(cfg))
+        bar.update(1, f"{name}: generators")
+        metrics["models"][name]["generator"] = {**adversarial.summarize(att, labels),
+                                                "generators": adversarial.pair_records(att, labels, ids)}
+        ctx.out.figure(f"grid_{name}.png", advplots.attack_grid(
+            x, probs[name][ids], att["images"], att["probs"], att["targets"], att["success"], classes,
+            f"{name} model: generator images for every target (title: its prediction)"))
+        ctx.out.figure(f"perturbations_{name}.png", advplots.perturbations(
+            x, att["images"], att["targets"], classes, f"{name} model: generator image − original"))
+    bar.close()
+    ctx.out.figure("accuracy_vs_eps.png", advplots.accuracy_vs_eps(
+        {n: (m["curve"]["eps"], m["curve"]["acc"]) for n, m in metrics["models"].items()}, cfg.eps,
+        f"PGD-{cfg.pgd_steps} accuracy on the first {metrics['models']['robust']['curve']['n']} test images"))
+    ctx.out.figure("learning_curves.png", evalplots.net_curves(
+        {"robust": history}, f"adversarial training (train metrics on FGSM-RS examples, ε = {cfg.eps:.3g})"))
+    ctx.out.json("metrics.json", metrics)
+    ctx.out.text("results.md", results_md(cfg, ctx.name, metrics))
+
+
+def _p(a) -> str:
+    return artifacts.pct(a)
+
+
+def results_md(cfg, name: str, m: dict) -> str:
+    """The run's results, every number and verdict computed from ``m`` and ``cfg``."""
+    st, ro = m["models"]["standard"], m["models"]["robust"]
+    eps = f"{cfg.eps:.3g}" if cfg.eps >= 0.05 else f"{255 * cfg.eps:.0f}/255"
+    rows = [[n, _p(s["test_acc"]), _p(s["clean"]), _p(s["noise"]), _p(s["fgsm"]), _p(s["transfer"]), _p(s["pgd"])]
+            for n, s in m["models"].items()]
+    text = (f"# {name}: standard vs adversarially trained model (seed {cfg.seed})\n\n"
+            f"Data: {m['data']['train_size']:,} training images, {m['data']['test_size']:,} test images"
+            f"{'; ' + m['data']['note'] if m['data']['note'] else ''}. Standard model: `{cfg.standard}`. "
+            f"Robust model: the same network ({m['params']:,} parameters), {cfg.epochs} epochs of FGSM adversarial "
+            f"training from a random start (Wong et al. 2020: uniform start in the ε-ball, one signed-gradient "
+            f"step of α = {cfg.alpha:.3g}, projected), ε = {eps}.\n\n"
+            f"Accuracy on the first {m['data']['eval_size']:,} test images under L∞ attacks at ε = {eps} "
+            f"(PGD: {cfg.pgd_steps} steps × {cfg.restarts} random restarts; an image counts as robust only if "
+            f"every restart fails; transfer: PGD examples made on the other model):\n\n"
+            + artifacts.md_table(["model", "test acc % (all)", "clean %", "random ±ε noise %", "FGSM %",
+                                  "transfer %", f"PGD-{cfg.pgd_steps}×{cfg.restarts} %"], rows))
+    gain = ro["pgd"] - st["pgd"]
+    text += (f"\nAdversarial training {'raises' if gain > 0 else 'does not raise'} PGD accuracy at ε = {eps}: "
+             f"{_p(st['pgd'])} % → {_p(ro['pgd'])} %, at a clean-accuracy cost of "
+             f"{100 * (st['test_acc'] - ro['test_acc']):.1f} points on the whole test set.")
+    if m["reference"]:
+        ref_name, ref = m["reference"]["source"], m["reference"]["pgd"]
+        text += (f" For reference, {ref_name} report {100 * ref:.0f} %; this model is "
+                 f"{abs(100 * (ro['pgd'] - ref)):.1f} points {'above' if ro['pgd'] >= ref else 'below'} that.")
+    text += "\n\n## Is the robustness real? Gradient-masking checks on the robust model\n\n"
+    checks = ro["checks"]
+    text += artifacts.md_table(["check", "passed", "figures"],
+                               [[k, "yes" if c["passed"] else "**no**", c["detail"]] for k, c in checks.items()])
+    failed = [k for k, c in checks.items() if not c["passed"]]
+    text += ("\n" + ("Every check passes: the gradient attack beats the weaker attacks, more budget breaks the "
+                     "model, and more restarts no longer help, so the PGD figure is not an artefact of masked gradients."
+                     if not failed else
+                     f"Failed: {', '.join(failed)}. The PGD figure may overstate the robustness; treat it as an upper "
+                     "bound.") + f" (Slack for sampling noise: 1 point; 'broken' means ≤ {_p(cfg.broken_below)} %.)\n")
+    text += "\n## The sheet's generator attack, standard vs robust\n\n"
+    rows = []
+    for n, s in m["models"].items():
+        g = s["generator"]
+        rows.append([n, f"{g['attacks']}", _p(g["success_rate"]), _fmt(g["median_rounds"], ".0f"),
+                     _fmt(g["median_l2"]), _fmt(g["median_linf"]), _fmt(g["own_class"]["median_l2"])])
+    text += artifacts.md_table(["model", "attacks (j ≠ class)", "success %", "median rounds", "median L2",
+                                "median L∞", "own-class L2"], rows)
+    gs, gr = st["generator"], ro["generator"]
+    text += (f"\nSamples: test images {', '.join(map(str, m['samples']))} (classes "
+             f"{', '.join(str(c) for c in m['labels'])}), classified correctly with p ≥ {cfg.min_confidence} by both "
+             f"models. The generators succeed on {_p(gs['success_rate'])} % of the standard model's pairs and "
+             f"{_p(gr['success_rate'])} % of the robust model's: the robust model is "
+             f"{'harder' if gr['success_rate'] < gs['success_rate'] else 'not harder'} to fool this way")
+    if gr["median_l2"] is not None and gs["median_l2"] is not None:
+        text += (f", and its successful generators move the image "
+                 f"{'further' if gr['median_l2'] > gs['median_l2'] else 'less far'} (median L2 "
+                 f"{gr['median_l2']:.2f} vs {gs['median_l2']:.2f})")
+    return text + ".\n"
+
+
+def _fmt(v, spec=".2f") -> str:
+    return "–" if v is None else format(v, spec)

@@ -119,6 +119,11 @@ def results_md(cfg, name: str, m: dict) -> str:
         ref_name, ref = m["reference"]["source"], m["reference"]["pgd"]
         text += (f" For reference, {ref_name} report {100 * ref:.0f} %; this model is "
                  f"{abs(100 * (ro['pgd'] - ref)):.1f} points {'above' if ro['pgd'] >= ref else 'below'} that.")
+    if ro["fgsm"] - ro["pgd"] > 0.2:
+        text += (f" The robust model resists FGSM ({_p(ro['fgsm'])} %) but not PGD ({_p(ro['pgd'])} %): it learned to "
+                 "defeat the single step it was trained on, not the ε-ball. This is the catastrophic overfitting "
+                 "of FGSM training that Wong et al. (2020) describe; the remedies are a smaller step α, early "
+                 "stopping on a PGD check during training, or PGD training.")
     text += "\n\n## Is the robustness real? Gradient-masking checks on the robust model\n\n"
     checks = ro["checks"]
     text += artifacts.md_table(["check", "passed", "figures"],

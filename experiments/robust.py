@@ -32,6 +32,8 @@ class Config:
     train_size: int = 0                        # 0: all 60,000
     eps: float = 0.3                           # the L∞ budget, for training and evaluation
     alpha: float = 0.375                       # the FGSM-RS step (1.25 ε)
+    select_size: int = 512                     # early stopping: PGD check on this many training images (0: off)
+    select_steps: int = 10
     eval_size: int = 1000                      # first test images for the attacks
     pgd_steps: int = 40
     restarts: int = 5
@@ -49,7 +51,7 @@ class Config:
     max_rounds: int = 300
 
 
-QUICK = dict(epochs=1, train_size=512, eval_size=64, pgd_steps=5, restarts=2, eps_grid=(0.1, 0.5), curve_size=32,
+QUICK = dict(epochs=2, select_size=32, select_steps=2, train_size=512, eval_size=64, pgd_steps=5, restarts=2, eps_grid=(0.1, 0.5), curve_size=32,
              n_samples=2, min_confidence=0.0, max_rounds=5)
 
 

@@ -34,6 +34,8 @@ class Config:
     train_size: int = 0                        # 0: every training image present
     eps: float = 8 / 255
     alpha: float = 10 / 255                    # the FGSM-RS step (1.25 ε)
+    select_size: int = 512                     # early stopping: PGD check on this many training images (0: off)
+    select_steps: int = 10
     eval_size: int = 500
     pgd_steps: int = 20
     restarts: int = 3
@@ -51,7 +53,7 @@ class Config:
     max_rounds: int = 300
 
 
-QUICK = dict(epochs=1, train_size=512, eval_size=64, pgd_steps=5, restarts=2, eps_grid=(2 / 255, 32 / 255),
+QUICK = dict(epochs=2, select_size=32, select_steps=2, train_size=512, eval_size=64, pgd_steps=5, restarts=2, eps_grid=(2 / 255, 32 / 255),
              curve_size=32, samples=(0,), min_confidence=0.0, max_rounds=5)
 
 

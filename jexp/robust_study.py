@@ -35,10 +35,18 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
     standard = load_standard(cfg.standard, net.input_shape, made_by)
     tr = data.subset(ds.train, cfg.train_size or None)
     d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
+    check_f, _ = adversarial.classifier(net, *nets.init(net, key))  # one function: one compiled PGD program
+    check_x, check_y = tr.x[:cfg.select_size], tr.y[:cfg.select_size]
+
+    def pgd_check(p, s):  # early stopping against catastrophic overfitting (Wong et al. 2020)
+        v = adversarial.classifier(net, p, s)[1]
+        return float(robustness.pgd_survivors(check_f, v, check_x, check_y, jax.random.fold_in(key, 5), cfg.eps,
+                                              steps=cfg.select_steps)[-1].mean())
     params, state, history = train.fit_net(
         net, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
         augment=augment, adversary=adversarial.fgsm_rs(cfg.eps, cfg.alpha), ckpt_dir=ctx.checkpoints("robust"),
-        progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"))
+        progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"),
+        keep_best=pgd_check if cfg.select_size else None)
     keras_h5.save(ctx.out.path("robust.h5"), net, params, state)
     checkpoint.save(ctx.out.path("robust.orbax"), cfg.epochs, (params, state))
     models = {"standard": standard, "robust": adversarial.classifier(net, params, state)}
@@ -50,7 +58,11 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
     metrics = {"data": {"train_size": int(len(tr.y)), "test_size": int(len(ds.test.y)), "eval_size": int(len(ey)),
                         "note": data_note},
                "training": {"method": "FGSM-RS", "eps": cfg.eps, "alpha": cfg.alpha, "epochs": cfg.epochs,
-                            "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc")}},
+                            "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc")},
+                            "selection": None if "select_score" not in history else {
+                                "size": int(len(check_y)), "steps": cfg.select_steps,
+                                "scores": history["select_score"].tolist(),
+                                "epoch": int(history["selected_epoch"])}},
                "params": nets.count_params(params), "models": {},
                "reference": None if reference is None else {"source": reference[0], "pgd": reference[1]}}
     for i, (name, (f, v)) in enumerate(models.items()):
@@ -105,7 +117,7 @@ def results_md(cfg, name: str, m: dict) -> str:
             f"{'; ' + m['data']['note'] if m['data']['note'] else ''}. Standard model: `{cfg.standard}`. "
             f"Robust model: the same network ({m['params']:,} parameters), {cfg.epochs} epochs of FGSM adversarial "
             f"training from a random start (Wong et al. 2020: uniform start in the ε-ball, one signed-gradient "
-            f"step of α = {cfg.alpha:.3g}, projected), ε = {eps}.\n\n"
+            f"step of α = {cfg.alpha:.3g}, projected), ε = {eps}.{_selection(m['training'].get('selection'), cfg)}\n\n"
             f"Accuracy on the first {m['data']['eval_size']:,} test images under L∞ attacks at ε = {eps} "
             f"(PGD: {cfg.pgd_steps} steps × {cfg.restarts} random restarts; an image counts as robust only if "
             f"every restart fails; transfer: PGD examples made on the other model):\n\n"
@@ -157,3 +169,14 @@ def results_md(cfg, name: str, m: dict) -> str:
 
 def _fmt(v, spec=".2f") -> str:
     return "–" if v is None else format(v, spec)
+
+
+def _selection(sel, cfg) -> str:
+    if not sel:
+        return " The model of the last epoch is evaluated."
+    scores = ", ".join(f"{100 * a:.0f}" for a in sel["scores"][1:] if a == a)
+    last = sel["epoch"] == cfg.epochs
+    return (f" Early stopping: after every epoch, PGD-{sel['steps']} accuracy on {sel['size']} training images "
+            f"(%: {scores}); the best epoch, {sel['epoch']}, is kept"
+            + (" (the last one)." if last else f", not the last ({cfg.epochs}).")
+            )

@@ -236,7 +236,8 @@ def replicate(tree):
 # --- the loop ---------------------------------------------------------------------------------
 
 def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=None,
-        progress=None, on_epoch: Callable[[int, dict], None] | None = None):
+        progress=None, on_epoch: Callable[[int, dict], None] | None = None,
+        after_epoch: Callable[[int, RunState], None] | None = None):
     """Train the stacked runs in ``state`` for ``epochs`` epochs, one jitted call per epoch.
 
     Returns (state, history): history[name] is a numpy array [runs, epochs + 1, ...], index 0
@@ -264,6 +265,8 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
             checkpoint.save(ckpt_dir, e + 1, state, history)
         if on_epoch is not None:
             on_epoch(e + 1, metrics)
+        if after_epoch is not None:  # sees the stacked (and possibly padded) runs
+            after_epoch(e + 1, state)
         if progress is not None:
             progress.update(1)
     if pad:
@@ -288,12 +291,18 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
             loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0,
-            adversary: Callable | None = None):
+            adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | None = None):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
     kernel_regularizer; not included in the reported loss) and an optional ``adversary`` (adversarial
     training, see ``Trainer``; the reported train metrics are then on adversarial examples); returns (params, model_state, history) with
-    history[name] an array over epochs 0..epochs."""
+    history[name] an array over epochs 0..epochs.
+
+    ``keep_best(params, model_state) -> score`` is called after every epoch and the params of the
+    best-scoring epoch (the later one on ties) are returned instead of the last: early stopping,
+    e.g. on a PGD check against catastrophic overfitting in FGSM training (Wong et al. 2020).
+    history["select_score"] holds the scores (NaN for epoch 0 and for epochs restored from a
+    checkpoint, which are not scored again) and history["selected_epoch"] the epoch returned."""
     from jexp import nets
     steps = epochs * (data.train_x.shape[0] // batch_size)
     schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
@@ -305,6 +314,18 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
                       forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn,
                       adversary=adversary)
     state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
-    state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress)
+    scores, best = np.full(epochs + 1, np.nan), {}
+
+    def score(epoch, st):
+        p, s = jax.device_get(jax.tree.map(lambda a: a[0], (st.params, st.model_state)))
+        scores[epoch] = keep_best(p, s)
+        if not best or scores[epoch] >= best["score"]:
+            best.update(score=scores[epoch], epoch=epoch, params=(p, s))
+    state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress,
+                         after_epoch=None if keep_best is None else score)
     params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))
-    return params, model_state, {k: v[0] for k, v in history.items()}
+    history = {k: v[0] for k, v in history.items()}
+    if keep_best is not None and best:
+        params, model_state = jax.tree.map(jnp.asarray, best["params"])
+        history.update(select_score=scores, selected_epoch=np.asarray(best["epoch"]))
+    return params, model_state, history

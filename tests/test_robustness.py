@@ -85,6 +85,9 @@ def test_robust_mnist_experiment_on_synthetic_data(fake_data_dir, small_nets, tm
     assert set(m["models"]["robust"]["checks"]) >= {"iterative ≤ single step", "white-box ≤ transfer"}
     net, params, state = keras_h5.load(folder / "robust.h5")
     assert net.input_shape == (28, 28, 1)
+    sel = m["training"]["selection"]
+    assert sel["size"] == 32 and sel["epoch"] in (1, 2) and len(sel["scores"]) == 3
+    assert sel["scores"][sel["epoch"]] == max(sel["scores"][1:])  # the kept epoch has the best PGD check
     text = (folder / "results.md").read_text()
     assert text.startswith("# robust") and "Madry" in text and (folder / "accuracy_vs_eps.png").exists()
     first = (folder / "metrics.json").read_bytes()

@@ -111,3 +111,25 @@ def test_runs_shard_over_several_devices(tmp_path, fake):
     runs = grid.mlp_grid(d, depths=(2,), activations=("tanh", "relu", "sigmoid"), seeds=(0,), epochs=2,
                          width=8, batch_size=16)
     np.testing.assert_allclose(np.load(out), np.array([r.history["test_loss"] for r in runs]), rtol=1e-4)
+
+
+def test_fit_net_keep_best_returns_the_best_scoring_epoch(fake_data_dir):
+    from jexp import nets
+    from jexp.nets import Dense, Flatten
+    ds = data.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
+    seen = []
+
+    def score(params, state):  # epoch 2 of 3 scores best
+        seen.append(params)
+        return [0.1, 0.9, 0.5][len(seen) - 1]
+    params, _, hist = train.fit_net(net, d, 3, batch_size=32, keep_best=score)
+    assert int(hist["selected_epoch"]) == 2 and np.isnan(hist["select_score"][0])
+    np.testing.assert_allclose(hist["select_score"][1:], [0.1, 0.9, 0.5])
+    for got, want in zip(jax.tree.leaves(params), jax.tree.leaves(seen[1])):
+        np.testing.assert_array_equal(got, want)
+    last = jax.tree.leaves(seen[2])
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), last))
+    _, _, ties = train.fit_net(net, d, 3, batch_size=32, keep_best=lambda p, s: 1.0)
+    assert int(ties["selected_epoch"]) == 3  # ties: the later epoch

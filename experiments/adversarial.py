@@ -77,11 +77,8 @@ def run(cfg: Config, ctx) -> None:
     key = jax.random.key(cfg.seed)
     test_probs = np.stack([evaluate.batched(jax.jit(lambda x, f=f, v=v: jax.nn.softmax(f(v, x))), ds.test.x)
                            for f, v in models.values()])
-    try:
-        ids = (np.asarray(cfg.samples) if cfg.samples else adversarial.pick_samples(
-            jax.random.fold_in(key, 1), test_probs, ds.test.y, cfg.n_samples, cfg.min_confidence))
-    except ValueError as e:
-        raise experiment.UsageError(f"{e}; lower --min_confidence or name test digits with --samples=I,J,…") from None
+    ids = experiment.attack_samples(cfg.samples, jax.random.fold_in(key, 1), test_probs, ds.test.y, cfg.n_samples,
+                                    cfg.min_confidence)
     x, labels = ds.test.x[ids], ds.test.y[ids]
     metrics = {"samples": ids, "labels": labels, "models": {}}
     bar = ctx.progress(2 * len(models), ctx.name)

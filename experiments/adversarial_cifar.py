@@ -57,11 +57,8 @@ def run(cfg: Config, ctx) -> None:
     probs = evaluate.batched(jax.jit(lambda x: jax.nn.softmax(f(v, x))), ds.test.x, 500)
     pred = probs.argmax(-1)
     conf = evaluate.confusion(ds.test.y, pred)
-    try:
-        ids = (np.asarray([cfg.sample]) if cfg.sample >= 0 else
-               adversarial.pick_samples(jax.random.fold_in(key, 1), probs[None], ds.test.y, 1, cfg.min_confidence))
-    except ValueError as e:
-        raise experiment.UsageError(f"{e}; lower --min_confidence or name a test image with --sample=I") from None
+    ids = experiment.attack_samples([cfg.sample] if cfg.sample >= 0 else [], jax.random.fold_in(key, 1), probs[None],
+                                    ds.test.y, 1, cfg.min_confidence, flag="sample")
     x, labels = ds.test.x[ids], ds.test.y[ids]
     acfg = adversarial.AttackConfig.of(cfg)
     with ctx.progress(2, f"{ctx.name}/attack") as bar:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from jexp import artifacts, data, progress, train
 
@@ -124,6 +125,18 @@ def image_data(dataset: str, ctx: Context, seed: int, train_size: int = 0, test_
     ds = ds._replace(train=data.subset(ds.train, train_size), test=data.subset(ds.test, test_size))
     probe_key = jax.random.fold_in(jax.random.key(seed), 0x9B0BE)
     return ds, train.make_data(ds.train, ds.test, probe_key, probe_size)
+
+
+def attack_samples(fixed, key, probs, labels, n: int, min_confidence: float, flag: str = "samples"):
+    """The test indices to attack: ``fixed`` when given, else ``adversarial.pick_samples``; too few
+    confident examples is a usage error naming the two flags that fix it."""
+    from jexp import adversarial
+    if len(fixed):
+        return np.asarray(fixed)
+    try:
+        return adversarial.pick_samples(key, probs, labels, n, min_confidence)
+    except ValueError as e:
+        raise UsageError(f"{e}; lower --min_confidence or name test images with --{flag}=I,J,…") from None
 
 
 def read_metrics(path) -> dict:

@@ -74,11 +74,8 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
                                    "checks": robustness.masking_checks(ev, broken_below=cfg.broken_below)}
 
     both = np.stack([probs["standard"], probs["robust"]])
-    try:
-        ids = (np.asarray(cfg.samples) if cfg.samples else adversarial.pick_samples(
-            jax.random.fold_in(key, 1), both, ds.test.y, cfg.n_samples, cfg.min_confidence))
-    except ValueError as e:
-        raise experiment.UsageError(f"{e}; lower --min_confidence or name test images with --samples=I,J,…") from None
+    ids = experiment.attack_samples(cfg.samples, jax.random.fold_in(key, 1), both, ds.test.y, cfg.n_samples,
+                                    cfg.min_confidence)
     x, labels = ds.test.x[ids], ds.test.y[ids]
     metrics.update(samples=ids, labels=labels)
     classes = list(ds.classes)

@@ -18,11 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jexp import adversarial
+from jexp.evaluate import batched
 
 
 def _correct(logits_fn, variables, x, y, batch: int) -> np.ndarray:
-    f = jax.jit(lambda xb: logits_fn(variables, xb).argmax(-1))
-    return np.concatenate([np.asarray(f(x[i:i + batch])) for i in range(0, len(x), batch)]) == np.asarray(y)
+    pred = batched(jax.jit(lambda xb: logits_fn(variables, xb).argmax(-1)), x, batch)
+    return pred == np.asarray(y)
 
 
 def pgd_survivors(logits_fn, variables, x, y, key, eps: float, *, steps: int, restarts: int = 1,
@@ -65,14 +66,16 @@ def transfer_survivors(source: tuple[Callable, dict], target: tuple[Callable, di
 def noise_survivors(logits_fn, variables, x, y, key, eps: float, *, draws: int = 10, batch: int = 250) -> np.ndarray:
     """Which examples survive all ``draws`` random corners of the L∞ ball (x ± eps per pixel)."""
     x, y = np.asarray(x), np.asarray(y)
-    f = jax.jit(lambda xb, k: logits_fn(variables, jnp.clip(
-        xb + eps * jnp.sign(jax.random.uniform(k, xb.shape, minval=-1.0, maxval=1.0)), 0.0, 1.0)).argmax(-1))
-    alive = np.ones(len(y), bool)
-    for d in range(draws):
-        for i in range(0, len(x), batch):
-            alive[i:i + batch] &= np.asarray(f(x[i:i + batch], jax.random.fold_in(jax.random.fold_in(key, d), i))) \
-                                  == y[i:i + batch]
-    return alive
+
+    @jax.jit
+    def survives_all(xb, yb, i):  # every draw of one batch in one program
+        def draw(d, alive):
+            k = jax.random.fold_in(jax.random.fold_in(key, d), i)
+            xn = jnp.clip(xb + eps * jnp.sign(jax.random.uniform(k, xb.shape, minval=-1.0, maxval=1.0)), 0.0, 1.0)
+            return alive & (logits_fn(variables, xn).argmax(-1) == yb)
+        return jax.lax.fori_loop(0, draws, draw, jnp.ones(len(yb), bool))
+    return np.concatenate([np.asarray(survives_all(x[i:i + batch], y[i:i + batch], i))
+                           for i in range(0, len(x), batch)])
 
 
 def evaluate(logits_fn, variables, x, y, key, eps: float, *, steps: int, restarts: int, eps_grid=(),

@@ -1,15 +1,20 @@
 """Keras legacy HDF5 (``.h5``) files for ``nets.Sequential`` models, with h5py only.
 
-``save`` writes a file that ``keras.models.load_model(path)`` (Keras 3) loads into a model whose
-predictions equal ``nets.apply`` to float32 rounding; ``load`` reads such a file, or one written
-by Keras itself (Sequential, or a Functional model that is a plain chain), back into
-(net, params, model_state). What the format needs, and what goes wrong without it:
+``save`` writes a file that ``keras.models.load_model(path)`` loads, in Keras 3 and in Keras 2
+(``tf.keras`` of TensorFlow ≤ 2.15, ``tf_keras``), into a model whose predictions equal
+``nets.apply`` to float32 rounding; ``load`` reads such a file, or one written by Keras itself
+(Sequential, or a Functional model that is a plain chain), back into (net, params, model_state).
+What the format needs, and what goes wrong without it:
 
 * Keras assigns weights by layer *order*: the ``layer_names`` attribute lists the layers in model
   order (never the sorted pytree order, where ``dense_10`` comes before ``dense_2``), and each
   layer's ``weight_names`` lists kernel before bias (BatchNorm: gamma, beta, moving_mean,
   moving_variance).
-* The model config starts with an ``InputLayer`` whose ``batch_shape`` is ``[null, *input_shape]``.
+* The file follows Keras 2's conventions, which Keras 3 also reads (its legacy loader): the model
+  config starts with an ``InputLayer`` whose ``batch_input_shape`` is ``[null, *input_shape]``
+  (Keras 3's own key, ``batch_shape``, makes Keras 2 refuse the file: "Unrecognized keyword
+  arguments"); layer configs hold only keys Keras 2 knows; weights are named ``layer/kernel:0``.
+  ``tests/test_keras_h5.py`` checks all this against files written by Keras 2.21 itself.
 
 Activations Keras does not know (``lecun``) are written by name; Keras users pass the function
 in ``custom_objects``, see ``KERAS_CUSTOM_OBJECTS_SNIPPET`` (also in docs/keras.md).
@@ -23,7 +28,7 @@ import numpy as np
 
 from jexp import nets
 
-FORMAT_VERSION = "3.0.0"  # the Keras version whose legacy-h5 layout we write
+FORMAT_VERSION = "2.21.0"  # the Keras version whose legacy-h5 layout we write (Keras 3 reads it too)
 KERAS_ACTIVATIONS = {"relu", "tanh", "sigmoid", "softmax", "elu", "linear"}
 CUSTOM_ACTIVATIONS = {"lecun"}
 KERAS_CUSTOM_OBJECTS_SNIPPET = """\
@@ -95,7 +100,8 @@ def layer_weights(layer, name: str, params, model_state) -> list[tuple[str, np.n
 
 
 def _strings(values) -> np.ndarray:
-    return np.array([v.encode("utf8") for v in values], dtype=object if values else "S1")
+    """A list of names as Keras 2 writes it (an empty list: an empty float array, as h5py makes it)."""
+    return np.array([v.encode("utf8") for v in values], dtype=object) if values else np.array([])
 
 
 def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool = True) -> Path:
@@ -110,27 +116,27 @@ def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool 
     if softmax and not ends_in_softmax:
         layers += (nets.Activation("softmax"),)
     names = nets.layer_names(layers)
-    config = {"class_name": "Sequential", "config": {"name": "sequential", "trainable": True, "dtype": "float32",
-              "layers": [{"class_name": "InputLayer", "config": {
-                  "batch_shape": [None, *net.input_shape], "dtype": "float32", "sparse": False,
-                  "name": "input_layer"}}] + [layer_config(l, n) for l, n in zip(layers, names)]}}
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, *net.input_shape], "dtype": "float32",
+                                                "sparse": False, "name": "input_1"}}]
+        + [layer_config(l, n) for l, n in zip(layers, names)]}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with h5py.File(tmp, "w") as f:
-        f.attrs["keras_version"] = FORMAT_VERSION.encode()
-        f.attrs["backend"] = b"jax"
-        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        f.attrs["backend"] = "jax"
+        f.attrs["keras_version"] = FORMAT_VERSION
+        f.attrs["model_config"] = json.dumps(config)
         g = f.create_group("model_weights")
+        g.attrs["backend"] = "jax"
+        g.attrs["keras_version"] = FORMAT_VERSION
         g.attrs["layer_names"] = _strings(names)
-        g.attrs["backend"] = b"jax"
-        g.attrs["keras_version"] = FORMAT_VERSION.encode()
         for layer, name in zip(layers, names):
             lg = g.create_group(name)
             weights = layer_weights(layer, name, params, model_state or {})
-            lg.attrs["weight_names"] = _strings([f"{name}/{w}" for w, _ in weights])
+            lg.attrs["weight_names"] = _strings([f"{name}/{w}:0" for w, _ in weights])
             for w, value in weights:
-                lg.create_dataset(f"{name}/{w}", data=np.asarray(value, np.float32))
+                lg.create_dataset(f"{name}/{w}:0", data=np.asarray(value, np.float32))
         g.create_group("top_level_model_weights").attrs["weight_names"] = _strings([])
     tmp.replace(path)
     return path

@@ -1,5 +1,7 @@
 """Keras .h5 export and import, checked against real Keras 3 (jax backend)."""
+import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -82,8 +84,8 @@ def test_layer_order_is_model_order_not_sorted_order(tmp_path):
         names = text(f["model_weights"].attrs["layer_names"])
         assert names[:12] == ["dense"] + [f"dense_{i}" for i in range(1, 12)]
         assert text(f["model_weights/dense_10"].attrs["weight_names"]) == \
-            ["dense_10/kernel", "dense_10/bias"]
-        assert f["model_weights/dense_10/dense_10/kernel"].shape == (12, 13)
+            ["dense_10/kernel:0", "dense_10/bias:0"]
+        assert f["model_weights/dense_10/dense_10/kernel:0"].shape == (12, 13)
     model = keras.models.load_model(path, compile=False)
     x = inputs(net)
     assert np.max(np.abs(model.predict(x, verbose=0) - jax.nn.softmax(nets.apply(net, params, {}, x)))) <= 1e-5
@@ -130,7 +132,7 @@ def test_broken_files_give_one_line_errors(tmp_path, damage):
             if damage == "weights_only":
                 del f.attrs["model_config"]
             elif damage == "missing_weight":
-                del f["model_weights/batch_normalization/batch_normalization/moving_variance"]
+                del f["model_weights/batch_normalization/batch_normalization/moving_variance:0"]
             else:
                 cfg = f.attrs["model_config"]
                 cfg = cfg.decode() if isinstance(cfg, bytes) else cfg
@@ -186,3 +188,113 @@ def test_the_committed_digit_models_load_in_keras_and_agree(name):
     ours = np.asarray(nets.apply(net, params, state, x))
     assert np.max(np.abs(model.predict(x, verbose=0) - ours)) <= 1e-5
     np.testing.assert_allclose(ours.sum(1), 1.0, atol=1e-5)  # the file ends in softmax: probabilities
+
+
+# --- Keras 2 (tf.keras ≤ 2.15, tf_keras 2.x) -------------------------------------------------------------
+# Files written by Keras 2.21 itself (see their README); the tests skip only where that folder is absent.
+FIXTURES = Path(os.environ.get("JEXP_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")) / "keras2"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"{FIXTURES} not present")
+KERAS2_FILES = {"sequential_cnn_bn.h5": "sequential", "functional_chain.h5": "functional"}
+_INIT = {"kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+         "kernel_constraint", "bias_constraint"}
+_POOL = {"name", "trainable", "dtype", "pool_size", "strides", "padding", "data_format"}
+# Each layer's get_config() keys in tf_keras 2.21 (read from it once; the fixtures confirm the classes they hold):
+# a key outside these makes Keras 2 refuse the file ("Unrecognized keyword arguments").
+KERAS2_CONFIG_KEYS = {
+    "InputLayer": {"batch_input_shape", "dtype", "name", "optional", "ragged", "sparse"},
+    "Dense": {"name", "trainable", "dtype", "units", "activation", "use_bias"} | _INIT,
+    "Conv2D": {"name", "trainable", "dtype", "filters", "kernel_size", "strides", "padding", "data_format",
+               "dilation_rate", "groups", "activation", "use_bias"} | _INIT,
+    "MaxPooling2D": _POOL, "AveragePooling2D": _POOL,
+    "GlobalAveragePooling2D": {"name", "trainable", "dtype", "data_format", "keepdims"},
+    "Flatten": {"name", "trainable", "dtype", "data_format"},
+    "Reshape": {"name", "trainable", "dtype", "target_shape"},
+    "Dropout": {"name", "trainable", "dtype", "rate", "noise_shape", "seed"},
+    "BatchNormalization": {"name", "trainable", "dtype", "axis", "momentum", "epsilon", "center", "scale",
+                           "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                           "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+                           "beta_constraint", "gamma_constraint"},
+    "Activation": {"name", "trainable", "dtype", "activation"},
+}
+
+
+def _config(path):
+    with h5py.File(path) as f:
+        return json.loads(f.attrs["model_config"])
+
+
+def _layout(path):
+    """Everything in an .h5 file except the weight values and the model config: attribute names,
+    layer names, weight names, dataset paths, shapes and dtypes."""
+    text = lambda a: [n.decode() if isinstance(n, bytes) else str(n) for n in a]
+    out = {}
+    with h5py.File(path) as f:
+        out["/"] = sorted(f.attrs)
+        out["model_weights"] = sorted(f["model_weights"].attrs), text(f["model_weights"].attrs["layer_names"])
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = (obj.shape, str(obj.dtype))
+            else:
+                out[name] = text(obj.attrs.get("weight_names", []))
+        f["model_weights"].visititems(visit)
+    return out
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", KERAS2_FILES)
+def test_reads_files_written_by_keras2(name):
+    net, params, state = keras_h5.load(FIXTURES / name)
+    io = np.load(FIXTURES / "inputs_outputs.npz")
+    got = np.asarray(nets.apply(net, params, state, io["x"]))
+    assert np.max(np.abs(got - io[KERAS2_FILES[name]])) <= 2.5e-7  # measured 2.1e-7: float32 rounding near 0.5
+
+
+@needs_fixtures
+def test_the_known_keras2_config_keys_are_those_keras2_writes():
+    for name in KERAS2_FILES:
+        for layer in _config(FIXTURES / name)["config"]["layers"]:
+            assert set(layer["config"]) == KERAS2_CONFIG_KEYS[layer["class_name"]], layer["class_name"]
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", KERAS2_FILES)
+def test_we_write_what_keras2_writes(tmp_path, name):
+    """Read a Keras 2 file, write it with our writer: the same layers, configs Keras 2 accepts
+    (no key it does not know, the same values), and for the Sequential model the same file layout."""
+    net, params, state = keras_h5.load(FIXTURES / name)
+    ours = keras_h5.save(tmp_path / name, net, params, state, softmax=False)
+    theirs_cfg, ours_cfg = _config(FIXTURES / name), _config(ours)
+    assert ours_cfg["class_name"] == "Sequential" and set(ours_cfg["config"]) == {"name", "layers"}
+    theirs_layers = theirs_cfg["config"]["layers"]
+    assert [l["class_name"] for l in ours_cfg["config"]["layers"]] == [l["class_name"] for l in theirs_layers]
+    for mine, keras2 in zip(ours_cfg["config"]["layers"], theirs_layers):
+        c, k = mine["config"], keras2["config"]
+        assert set(c) <= KERAS2_CONFIG_KEYS[mine["class_name"]], mine["class_name"]
+        differ = {key for key in c.keys() & k.keys() - {"name", "axis"} if c[key] != k[key]}
+        assert not differ, (mine["class_name"], {key: (c[key], k[key]) for key in differ})
+    if KERAS2_FILES[name] == "sequential":
+        assert _layout(ours) == _layout(FIXTURES / name)
+
+
+def test_every_layer_kind_we_write_has_only_keys_keras2_knows(tmp_path):
+    for net in (MLP, CNN, BN):
+        path = keras_h5.save(tmp_path / "m.h5", net, *random_model(net))
+        cfg = _config(path)
+        assert cfg["config"]["layers"][0]["class_name"] == "InputLayer"
+        assert cfg["config"]["layers"][0]["config"]["batch_input_shape"] == [None, *net.input_shape]
+        for layer in cfg["config"]["layers"]:
+            assert set(layer["config"]) <= KERAS2_CONFIG_KEYS[layer["class_name"]], layer["class_name"]
+    kinds = {type(l).__name__ for net in (MLP, CNN, BN) for l in net.layers}
+    assert kinds == {"Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten", "Reshape",
+                     "Dropout", "BatchNorm", "Activation"}
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", KERAS2_FILES)
+def test_keras3_reads_keras2_files_and_our_rewrites_alike(tmp_path, name):
+    io = np.load(FIXTURES / "inputs_outputs.npz")
+    ours = keras_h5.save(tmp_path / name, *keras_h5.load(FIXTURES / name), softmax=False)
+    for path in (FIXTURES / name, ours):
+        got = keras.models.load_model(path, compile=False).predict(io["x"], verbose=0)
+        assert np.max(np.abs(got - io[KERAS2_FILES[name]])) <= 1e-5

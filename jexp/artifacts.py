@@ -1,7 +1,9 @@
 """Experiment outputs: staged while a run works, moved into ``artifacts/<name>/`` when it succeeds.
 
-A run that fails or is interrupted leaves the previous artifacts untouched; each file is put in
-place with ``os.replace`` (atomic on one file system). JSON is strict: NaN/inf become ``null``.
+A run that fails or is interrupted leaves the previous artifacts untouched. A run that succeeds
+replaces the folder as a whole (the staging folder is renamed into place), so no file of an earlier
+run that this one did not write survives to be mistaken for a result; only the working folders in
+``KEEP`` (checkpoints, the quick runs' folder) move over. JSON is strict: NaN/inf become ``null``.
 """
 from __future__ import annotations
 
@@ -44,19 +46,29 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; artifacts are ordinary files
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts are ordinary files
     os.replace(tmp, path)
 
 
-class Artifacts:
-    """Files of one experiment run. Written to a staging folder; ``commit`` moves them in place."""
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
-    def __init__(self, directory: str | os.PathLike):
-        self.dir = Path(directory)
+
+KEEP = ("checkpoints", "quick")  # working folders that outlive a run's results
+
+
+class Artifacts:
+    """Files of one experiment run. Written to a staging folder; ``commit`` swaps it in place of
+    ``directory`` (``replace=False``: moves the files into it, keeping the others, for folders that
+    collect results of many runs, e.g. ``eval_digits``)."""
+
+    def __init__(self, directory: str | os.PathLike, replace: bool = True):
+        self.dir, self.replace = Path(directory), replace
         self.dir.parent.mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(dir=self.dir.parent, prefix=f".{self.dir.name}.staging."))
+        os.chmod(self.staging, 0o777 & ~_umask())  # mkdtemp makes 0700; it becomes the artifacts folder
         self.files: list[str] = []
 
     def path(self, name: str) -> Path:
@@ -76,6 +88,8 @@ class Artifacts:
         plt.close(fig)
 
     def commit(self) -> list[Path]:
+        if self.replace:
+            return self._swap()
         self.dir.mkdir(parents=True, exist_ok=True)
         done = []
         for name in self.files:
@@ -85,6 +99,19 @@ class Artifacts:
             done.append(self.dir / name)
         self.discard()
         return done
+
+    def _swap(self) -> list[Path]:
+        old = None
+        if self.dir.exists():
+            old = Path(tempfile.mkdtemp(dir=self.dir.parent, prefix=f".{self.dir.name}.old."))
+            os.replace(self.dir, old / "run")
+            for name in KEEP:
+                if (old / "run" / name).exists() and name not in self.files:
+                    os.replace(old / "run" / name, self.staging / name)
+        os.replace(self.staging, self.dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return [self.dir / name for name in self.files]
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

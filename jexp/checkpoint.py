@@ -48,8 +48,9 @@ def restore_latest(directory, template):
     step = latest_step(directory)
     if step is None:
         return None
+    import orbax.checkpoint as ocp
     mgr = _manager(directory, create=False)
-    item = mgr.restore(step)
+    item = mgr.restore(step, args=ocp.args.StandardRestore())  # the args it was saved with: no orbax warning
     mgr.close()
     t_leaves, treedef = jax.tree.flatten(template)
     leaves = item["leaves"]

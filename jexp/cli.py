@@ -1,20 +1,97 @@
-"""The ``jexp`` command (also ``python -m jexp``).
+"""The ``jexp`` command (also ``python -m jexp``), parsed with ``argparse`` sub-commands.
 
   jexp list                                   every experiment, one line each
   jexp run NAME|all [--quick] [--data-dir DIR] [--out DIR] [--fresh] [--no-progress] [--KEY=VALUE …]
+  jexp run NAME --help                        NAME's config keys: types, defaults, what they mean
   jexp report                                 regenerate the README results from artifacts/
-  jexp predict-digit IMAGE… [--model PATH]    the digit in each picture, with its confidence
+  jexp predict-digit IMAGE… [--model PATH] [--ink auto|high|low]
   jexp eval-digits --npz FILE [--model PATH] [--out DIR]
-                                              accuracy and confusion matrix on a labelled set
+
+Exit codes: 0 done, 1 bad or missing data or files (or, for ``run all``, any experiment failed),
+2 bad command-line input; every error is one line on stderr.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
-USAGE = __doc__.split("\n", 2)[2]
-FLAGS = {"--quick", "--fresh", "--no-progress"}
-VALUED = {"--data-dir", "--out"}
+from jexp.experiment import UsageError
+
+EXPERIMENT_HELP = "config overrides: --KEY=VALUE (tuples comma-separated); see `jexp run NAME --help`"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line ``UsageError``s (exit 2), not usage dumps."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _unknown(extras: list[str], prog: str) -> None:
+    if extras:
+        a = extras[0]
+        raise UsageError(f"unknown {'flag' if a.startswith('-') else 'argument'} {a} (see `{prog} --help`)")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="a tiny smoke run (the experiment's QUICK config), "
+                   "written to artifacts/NAME/quick/")
+    p.add_argument("--data-dir", metavar="DIR", help="where the data sets are (default: $JEXP_DATA_DIR, else ./data)")
+    p.add_argument("--out", metavar="DIR", default="artifacts", help="artifacts root (default: artifacts)")
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints; train from scratch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parser() -> Parser:
+    from jexp import experiment
+    top = Parser(prog="jexp", description="jexp: JAX functional experiments (figures, tables, models).",
+                 epilog=__doc__.split("\n", 2)[2])
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.add_parser("list", help="every experiment, one line each", description="Every experiment, one line each.")
+    run = sub.add_parser("run", help="run an experiment, or all of them", add_help=False,
+                         description="Run experiment NAME (or all of them): figures, tables and models go to "
+                                     "OUT/NAME/. Re-running resumes from the last checkpoint.",
+                         epilog=f"{EXPERIMENT_HELP}\nexperiments: {', '.join(experiment.names())}, all")
+    run.add_argument("-h", "--help", action="store_true", help="this help; with NAME: NAME's config keys")
+    run.add_argument("name", metavar="NAME", nargs="?", help="an experiment (`jexp list`) or 'all'")
+    _run_flags(run)
+    top.run_parser = run
+    sub.add_parser("report", help="regenerate the README results from artifacts/",
+                   description="Regenerate the README's results section from artifacts/.")
+    pred = sub.add_parser("predict-digit", help="the digit in each picture, with its confidence",
+                          description="The digit in each picture (any size, colour, polarity), with its confidence.")
+    pred.add_argument("images", metavar="IMAGE", nargs="+", help="picture files (PNG, JPG, BMP, TIFF…)")
+    pred.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
+    pred.add_argument("--ink", choices=("auto", "high", "low"), default="auto",
+                      help="ink brighter (high) or darker (low) than the paper; auto: decide per picture")
+    ev = sub.add_parser("eval-digits", help="accuracy and confusion matrix on a labelled set",
+                        description="Accuracy and confusion matrix of a digit model on a labelled .npz set "
+                                    "(images (N, H, W) uint8 with ink = high values, labels (N,)). A picture "
+                                    "that cannot be preprocessed counts as an error and is listed.")
+    ev.add_argument("--npz", metavar="FILE", required=True, help="the labelled set")
+    ev.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
+    ev.add_argument("--out", metavar="DIR", default="artifacts", help="results go to DIR/eval_digits/")
+    return top
+
+
+def experiment_parser(name: str, module) -> Parser:
+    """``jexp run NAME``: the common flags and one option per field of NAME's Config."""
+    from jexp import experiment
+    p = Parser(prog=f"jexp run {name}", description=(module.__doc__ or "").strip(),
+               epilog="Values are parsed to the field's type; tuples are comma-separated (--depths=1,2,4).")
+    p.add_argument("name", metavar="NAME", help=argparse.SUPPRESS)
+    _run_flags(p)
+    group = p.add_argument_group(f"config ({name}.Config; --KEY=VALUE)")
+    for field, typ, default, comment in experiment.config_fields(module.Config):
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(f"--{field}", dest=f"cfg.{field}", metavar=typ.upper(), default=argparse.SUPPRESS,
+                           help=f"{comment + ' ' if comment else ''}(default: {shown!s})".replace("%", "%%"))
+    return p
 
 
 def _error(msg: str, code: int) -> int:
@@ -22,91 +99,107 @@ def _error(msg: str, code: int) -> int:
     return code
 
 
-def split_args(args: list[str], flags: set[str], valued: set[str], overrides: bool = False):
-    """(positional, flags given, {flag: value}, {config key: value}) from ``args``; ``--KEY=VALUE``
-    for other keys are config overrides when ``overrides``. Raises ValueError with a one-line message."""
-    positional, given, values, rest = [], set(), {}, {}
-    it = iter(args)
-    for a in it:
-        if a in flags:
-            given.add(a)
-        elif a.split("=", 1)[0] in valued:
-            key, eq, val = a.partition("=")
-            if not eq:
-                val = next(it, None)
-                if val is None:
-                    raise ValueError(f"{key} needs a value")
-            values[key] = val
-        elif a.startswith("--") and overrides:
-            key, eq, val = a[2:].partition("=")
-            if not eq or not key:
-                raise ValueError(f"unknown flag {a} (config overrides are --KEY=VALUE; flags: "
-                                 f"{', '.join(sorted(flags | valued))})")
-            rest[key] = val
-        elif a.startswith("-"):
-            raise ValueError(f"unknown flag {a}" + (f" (flags: {', '.join(sorted(flags | valued))})" if not overrides else ""))
-        else:
-            positional.append(a)
-    return positional, given, values, rest
-
-
-def _parse_run(args: list[str]):
-    names, flags, values, overrides = split_args(args, FLAGS, VALUED, overrides=True)
-    if len(names) != 1:
-        raise ValueError("run takes one experiment name (or 'all')")
-    return names[0], flags, values, overrides
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
-        return 0 if argv else 2
-    cmd, rest = argv[0], argv[1:]
-    from jexp import data, experiment
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from jexp import data, digits, keras_h5
     try:
-        if cmd == "list":
-            if rest:
-                raise experiment.UsageError(f"list takes no arguments, got {' '.join(rest)}")
+        top = parser()
+        if not argv:
+            top.print_help(sys.stderr)
+            return 2
+        args, extras = top.parse_known_args(argv)
+        if args.command is None:
+            raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits")
+        if args.command == "run":
+            return _run(argv[1:], args, extras, top)
+        _unknown(extras, f"jexp {args.command}")
+        if args.command == "list":
+            from jexp import experiment
             width = max(map(len, experiment.names()))
             for name in experiment.names():
                 print(f"{name:{width}s}  {experiment.describe(experiment.load(name))}")
             return 0
-        if cmd == "report":
+        if args.command == "report":
             from jexp import report
             print(f"updated {report.update_readme()}")
             return 0
-        if cmd in ("predict-digit", "eval-digits"):
-            from jexp import digit_commands
-            return digit_commands.main(cmd, rest)
-        if cmd != "run":
-            raise experiment.UsageError(f"unknown command {cmd!r}; commands: list, run, report, predict-digit, "
-                                        "eval-digits")
-        try:
-            name, flags, values, overrides = _parse_run(rest)
-        except ValueError as e:
-            raise experiment.UsageError(str(e)) from None
-        todo = experiment.names() if name == "all" else (name,)
-        for n in todo:
-            experiment.load(n)
-            if name == "all" and overrides:
-                raise experiment.UsageError("config overrides need one experiment, not 'all'")
-        for n in todo:
-            t0 = time.perf_counter()
-            out = experiment.run(n, overrides, quick="--quick" in flags, data_dir=values.get("--data-dir"),
-                                 out_root=values.get("--out", "artifacts"), resume="--fresh" not in flags,
-                                 show_progress="--no-progress" not in flags)
-            print(f"{n}: done in {time.perf_counter() - t0:.1f}s -> {out}/")
-        if name == "all" and "--quick" not in flags and "--out" not in values:
-            from jexp import report
-            print(f"updated {report.update_readme()}")
-        return 0
-    except experiment.UsageError as e:
+        from jexp import digit_commands
+        if args.command == "predict-digit":
+            return digit_commands.predict_digit(args.images, args.model, args.ink)
+        return digit_commands.eval_digits(args.npz, args.model, args.out)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except UsageError as e:
         return _error(str(e), 2)
-    except data.DataError as e:
+    except (data.DataError, digits.DigitError, keras_h5.KerasFileError) as e:
         return _error(str(e), 1)
     except KeyboardInterrupt:
         return _error("interrupted; run the same command again to resume from the last epoch", 130)
+
+
+def _run(rest: list[str], args, extras: list[str], top) -> int:
+    from jexp import experiment
+    run_parser = top.run_parser
+    if args.name is None:
+        if args.help:
+            run_parser.print_help()
+            return 0
+        raise UsageError("run takes one experiment name (or 'all'); see `jexp list`")
+    if args.name == "all":
+        if args.help:
+            run_parser.print_help()
+            return 0
+        if extras:
+            raise UsageError(f"config overrides need one experiment, not 'all' (got {extras[0]})")
+        return run_all(args)
+    module = experiment.load(args.name)
+    p = experiment_parser(args.name, module)
+    ns, extras = p.parse_known_args(rest)
+    if extras and extras[0].startswith("--") and "=" in extras[0]:
+        fields = [f[0] for f in experiment.config_fields(module.Config)]
+        raise UsageError(f"unknown config key {extras[0].split('=', 1)[0]}; valid keys: {', '.join(fields)} "
+                         f"(see `jexp run {args.name} --help`)")
+    _unknown(extras, f"jexp run {args.name}")
+    overrides = {k[4:]: v for k, v in vars(ns).items() if k.startswith("cfg.")}
+    t0 = time.perf_counter()
+    out = experiment.run(args.name, overrides, quick=ns.quick, data_dir=ns.data_dir, out_root=ns.out,
+                         resume=not ns.fresh, show_progress=not ns.no_progress)
+    print(f"{args.name}: done in {time.perf_counter() - t0:.1f}s -> {out}/")
+    return 0
+
+
+def run_all(args) -> int:
+    """Every experiment in turn; one that fails is reported and the others still run. A summary
+    table at the end; exit 1 if any failed."""
+    from jexp import data, experiment, report
+    rows = []
+    for name in experiment.names():
+        t0 = time.perf_counter()
+        try:
+            out = experiment.run(name, {}, quick=args.quick, data_dir=args.data_dir, out_root=args.out,
+                                 resume=not args.fresh, show_progress=not args.no_progress)
+            status, where = "ok", f"{out}/"
+        except KeyboardInterrupt:
+            raise
+        except (data.DataError, UsageError) as e:
+            status, where = f"failed: {e}", "-"
+        except Exception as e:  # a bug in one experiment must not stop the others
+            status, where = f"failed: {type(e).__name__}: {e}".splitlines()[0], "-"
+        seconds = time.perf_counter() - t0
+        if status != "ok":
+            print(f"jexp: error: {name}: {status[len('failed: '):]}", file=sys.stderr)
+        print(f"{name}: {status.split(':')[0]} in {seconds:.1f}s", flush=True)
+        rows.append((name, status, seconds, where))
+    failed = [r for r in rows if r[1] != "ok"]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'experiment':{width}s}  {'time':>8s}  {'results':30s}  status")
+    for name, status, seconds, where in rows:
+        print(f"{name:{width}s}  {seconds:7.1f}s  {where:30s}  {status[:100]}")
+    print(f"{len(rows) - len(failed)} of {len(rows)} experiments done" + (f"; failed: {', '.join(r[0] for r in failed)}"
+                                                                       if failed else ""))
+    if not args.quick and args.out == "artifacts":
+        print(f"updated {report.update_readme()}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

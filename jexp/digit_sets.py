@@ -20,6 +20,9 @@ The sets (all passed through `digits.preprocess`, as a user's own pictures would
   only re-preprocessed.
 - `mnist_inverted`: dark ink on white at 64 px, blurred, with noise.
 - `mnist_photo`: dark blue-grey ink on uneven grey paper (a lighting gradient), colour, noise, 48 px.
+- `mnist_framefill`: MNIST test digits drawn to fill their frame: a pen 0–2 px thicker, cropped
+  to the ink with no margin, the long side stretched to 16 px and the short side to 1–2× its own
+  scale (at most the frame), thresholded to black and white. Ink touches the border.
 - `fonts`: digits drawn with OpenCV's 8 Hershey fonts (two of them script), upright and italic,
   random stroke width, rotation and shear, rendered at 12–64 px: shapes no MNIST writer made.
 - `optdigits`: UCI optdigits test set (1,797 digits, 8×8 counts of a 32×32 bitmap, 13 writers who
@@ -64,6 +67,26 @@ def photo(images, rng) -> list[np.ndarray]:
         tint = np.array([rng.uniform(0.9, 1.1), 1.0, rng.uniform(0.85, 1.0)])
         bgr = grey[..., None] * tint + rng.normal(0, 0.03, (48, 48, 3))
         out.append(_uint8(bgr))
+    return out
+
+
+def frame_filling(images, rng, size: int = 16) -> list[np.ndarray]:
+    """MNIST digits (N, 28, 28) uint8 redrawn to fill a ``size``×``size`` frame, binarised (see DESCRIPTION)."""
+    out = []
+    for im in images:
+        k = int(rng.integers(1, 4))  # 1: the writer's pen; 2, 3: thicker
+        im = cv2.dilate(im, np.ones((k, k), np.uint8)) if k > 1 else im
+        rows, cols = np.nonzero(im.max(1) > 127)[0], np.nonzero(im.max(0) > 127)[0]
+        im = im[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        h, w = im.shape
+        short = min(size, round(min(h, w) * size / max(h, w) * rng.uniform(1.0, 2.0)))
+        hh, ww = (size, max(short, 1)) if h >= w else (max(short, 1), size)
+        im = cv2.resize(im, (ww, hh), interpolation=cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR)
+        im = np.where(im > rng.uniform(0.3, 0.6) * 255, 255, 0).astype(np.uint8)
+        frame = np.zeros((size, size), np.uint8)
+        top, left = (size - hh) // 2, (size - ww) // 2
+        frame[top:top + hh, left:left + ww] = im
+        out.append(frame)
     return out
 
 
@@ -113,6 +136,7 @@ def build(test, seed: int, sizes, count: int, font_samples: int, data_dir) -> di
     sets["mnist_photo"] = (digits.preprocess_batch(photo(base, rng)), labels)
     images, font_labels = fonts(font_samples, rng)
     sets["fonts"] = (digits.preprocess_batch(images), font_labels)
+    sets["mnist_framefill"] = (digits.preprocess_batch(frame_filling(base, rng), "high"), labels)
     opt = load_optdigits(data_dir)
     if opt is not None:
         sets["optdigits"] = (digits.preprocess_batch(opt[0], "high"), opt[1])

@@ -16,6 +16,8 @@ SIZE, BOX, CENTRE = 28, 20, 14.0
 INK_THRESHOLD = 0.25   # fraction of the ink level that counts as ink for the bounding box
 NOISE_FLOOR = 0.1      # values below this (after normalising) are paper, set to 0
 SPECK_FRACTION = 0.05  # ink blobs smaller than this fraction of the largest are dust
+BORDER_MAJORITY = 0.65  # the paper holds at least this share of the border, unless a digit fills its frame
+CLEAN_SPLIT = 0.7      # Otsu's between-class variance share above which ink and paper are two clean classes
 
 
 class DigitError(ValueError):
@@ -48,21 +50,68 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return a
 
 
+def otsu(x: np.ndarray) -> float:
+    """Otsu's threshold of a grey image in [0, 1]: the level that best splits it into two classes
+    (computed on 256 levels; values ≤ the threshold are the darker class)."""
+    t, _ = cv2.threshold(np.clip(np.rint(x * 255), 0, 255).astype(np.uint8), 0, 255,
+                         cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return (t + 0.5) / 255.0  # between two of the 256 levels, so float values split as their rounding does
+
+
+def _pieces(mask: np.ndarray) -> int:
+    """Connected pieces of ``mask`` at least SPECK_FRACTION the size of its largest."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return int((areas >= SPECK_FRACTION * areas.max()).sum()) if len(areas) else 0
+
+
+def ink_polarity(x: np.ndarray) -> str:
+    """"high" if the ink in grey picture ``x`` is bright, else "low".
+
+    Split the picture at Otsu's threshold. Where one class holds clearly most of the border
+    (≥ BORDER_MAJORITY), that class is the paper. A digit that fills its frame can cover half the
+    border; then, if the split is clean (Otsu's between-class share of the variance ≥ CLEAN_SPLIT),
+    the ink is the class in fewer pieces (a stroke is one piece; the paper it crosses falls apart),
+    and on a tie the class covering less of the picture. If the split is not clean (little ink on
+    unevenly lit paper: Otsu splits the paper), the ink is the extreme farther from the border's
+    median."""
+    t = otsu(x)
+    bright = x > t
+    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]]).mean()
+    if border <= 1 - BORDER_MAJORITY:
+        return "high"
+    if border >= BORDER_MAJORITY:
+        return "low"
+    share = bright.mean()
+    if 0 < share < 1 and share * (1 - share) * (x[bright].mean() - x[~bright].mean()) ** 2 >= CLEAN_SPLIT * x.var():
+        hi, lo = _pieces(bright), _pieces(~bright)
+        if hi != lo:
+            return "high" if hi < lo else "low"
+        return "high" if share < 0.5 else "low"
+    paper = np.median(np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]]))
+    return "low" if paper - np.percentile(x, 1) > np.percentile(x, 99) - paper else "high"
+
+
 def preprocess(image: np.ndarray, ink: str = "auto") -> np.ndarray:
     """One picture of one digit → float32 (28, 28) in MNIST's convention.
 
-    ``ink``: "high" (ink is bright, as in MNIST), "low" (dark ink on light paper) or "auto":
-    the ink is whichever extreme lies farther from the border's median (the paper)."""
+    ``ink``: "high" (ink is bright, as in MNIST), "low" (dark ink on light paper) or "auto"
+    (``ink_polarity``). The paper level is the border's median, unless that median is ink (above
+    Otsu's threshold, once ink is high), as where a digit fills its frame: then it is the median of
+    the darker class."""
     x = to_grey(image)
-    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
     if ink == "auto":
-        paper = np.median(border)
-        ink = "low" if paper - np.percentile(x, 1) > np.percentile(x, 99) - paper else "high"
+        ink = ink_polarity(x)
     if ink == "low":
-        x, border = 1.0 - x, 1.0 - border
+        x = 1.0 - x
     elif ink != "high":
         raise ValueError(f"ink must be 'auto', 'high' or 'low', got {ink!r}")
-    paper, level = np.median(border), np.percentile(x, 99.5)
+    t, border = otsu(x), np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
+    paper = np.median(border)
+    if paper > t:  # the border is mostly ink: a digit that fills its frame
+        dark = x[x <= t]
+        paper = np.median(dark) if dark.size else x.min()
+    level = np.percentile(x, 99.5)
     if level - paper < 0.05:
         raise DigitError("no ink found (the image is almost uniform)")
     x = np.clip((x - paper) / (level - paper), 0.0, 1.0)
@@ -101,8 +150,20 @@ def drop_specks(x: np.ndarray, fraction: float = SPECK_FRACTION) -> np.ndarray:
 
 
 def preprocess_batch(images, ink: str = "auto") -> np.ndarray:
-    """(N, 28, 28, 1) float32 from a sequence of pictures."""
+    """(N, 28, 28, 1) float32 from a sequence of pictures; raises DigitError on the first bad one."""
     return np.stack([preprocess(im, ink) for im in images])[..., None]
+
+
+def preprocess_each(images, ink: str = "auto") -> tuple[np.ndarray, dict[int, str]]:
+    """Like ``preprocess_batch``, but a picture that cannot be preprocessed does not stop the rest:
+    it is left blank, and returned in {index: reason}."""
+    out, failed = np.zeros((len(images), SIZE, SIZE, 1), np.float32), {}
+    for i, im in enumerate(images):
+        try:
+            out[i, ..., 0] = preprocess(im, ink)
+        except DigitError as e:
+            failed[i] = str(e)
+    return out, failed
 
 
 def read_image(path) -> np.ndarray:

@@ -60,20 +60,22 @@ def set_accuracy(scores: dict[str, dict[str, float]], title: str = "accuracy on 
     return fig
 
 
-def confusion(counts: np.ndarray, names: list[str], title: str = "confusion matrix"):
-    """Annotated heatmap of rates conditioned on the true class: (i, j) = P(decide j | label i)."""
+def confusion(counts: np.ndarray, names: list[str], title: str = "confusion matrix", columns: list[str] | None = None):
+    """Annotated heatmap of rates conditioned on the true class: (i, j) = P(decide j | label i).
+    ``columns`` names the predicted outcomes when they are more than the classes (e.g. "none")."""
     counts = np.asarray(counts)
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    n = len(names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * n, 0.6 + 0.55 * n))
+    columns = columns or names
+    n, m = len(names), len(columns)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * m, 0.6 + 0.55 * n))
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
-        for j in range(n):
+        for j in range(m):
             if counts[i, j]:
                 ax.text(j, i, f"{rates[i, j]:.2f}".lstrip("0") if rates[i, j] < 1 else "1", ha="center",
                         va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if
-                  max(map(len, names)) > 2 else "center")
+    wide = max(map(len, columns)) > 2
+    ax.set_xticks(range(m), columns, rotation=45 if wide else 0, ha="right" if wide else "center")
     ax.set_yticks(range(n), names)
     acc = np.trace(counts) / max(counts.sum(), 1)
     ax.set(xlabel="predicted", ylabel="true", title=f"{title}\n(accuracy {100 * acc:.1f}%, rows sum to 1)")

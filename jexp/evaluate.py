@@ -11,8 +11,9 @@ def batched(f, x, batch: int = 1000) -> np.ndarray:
     return np.concatenate(out) if out else np.asarray(f(x[:0]))
 
 
-def confusion(labels, predictions, n: int = 10) -> np.ndarray:
-    """Counts: element (i, j) = how often label i was predicted as j."""
-    m = np.zeros((n, n), np.int64)
+def confusion(labels, predictions, n: int = 10, columns: int | None = None) -> np.ndarray:
+    """Counts: element (i, j) = how often label i was predicted as j; ``columns`` > n leaves room
+    for outcomes that are not a class (e.g. column n: "no answer")."""
+    m = np.zeros((n, columns or n), np.int64)
     np.add.at(m, (np.asarray(labels), np.asarray(predictions)), 1)
     return m

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import textwrap
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +76,49 @@ def with_overrides(config_cls, overrides: dict[str, str], base: dict | None = No
     return config_cls(**values)
 
 
+def type_name(typ) -> str:
+    """``int``, ``float``, ``str``, ``bool``; a tuple type as ``int,…``."""
+    if typing.get_origin(typ) is tuple:
+        return f"{type_name(typing.get_args(typ)[0])},…"
+    return getattr(typ, "__name__", str(typ))
+
+
+def config_fields(config_cls) -> list[tuple[str, str, object, str]]:
+    """(name, type name, default, the comment after the field in the source) for every field."""
+    import ast
+    import inspect
+    import io
+    import tokenize
+    comments, lines = {}, {}
+    try:
+        source = textwrap.dedent(inspect.getsource(config_cls))
+    except (OSError, TypeError):
+        source = ""
+    if source:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string.lstrip("#").strip()
+        for node in ast.parse(source).body[0].body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                lines[node.target.id] = node.end_lineno
+    hints = typing.get_type_hints(config_cls)
+    return [(f.name, type_name(hints[f.name]), f.default, comments.get(lines.get(f.name), ""))
+            for f in dataclasses.fields(config_cls)]
+
+
 def config_hash(cfg) -> str:
     return hashlib.sha256(artifacts.dumps(cfg).encode()).hexdigest()[:12]
+
+
+def code_version(name: str) -> str:
+    """A hash of the code a run of ``name`` executes: every module of the jexp package and the
+    experiment's own script. Checkpoints are keyed on it (and the config), so that after a code
+    change or an upgrade a run trains afresh instead of resuming, or re-reporting, stale state."""
+    files = sorted(Path(__file__).resolve().parent.rglob("*.py")) + [Path(load(name).__file__).resolve()]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
 
 
 @dataclass
@@ -102,7 +144,7 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
     module = load(name)
     cfg = with_overrides(module.Config, overrides or {}, module.QUICK if quick else None)
     out_dir = Path(out_root) / name / ("quick" if quick else "")
-    ckpt = out_dir / "checkpoints" / config_hash(cfg) if resume else None
+    ckpt = out_dir / "checkpoints" / f"{config_hash(cfg)}-{code_version(name)}" if resume else None
     out = artifacts.Artifacts(out_dir)
     try:
         ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress)

@@ -9,6 +9,7 @@ gradient statistics on a fixed probe minibatch. History index 0 is the untrained
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
@@ -252,6 +253,7 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
     history, start = None, 0
     if ckpt_dir is not None and (restored := checkpoint.restore_latest(ckpt_dir, jax.device_get(state))):
         start, state, history = restored
+        print(f"resuming from checkpoint {ckpt_dir} (epoch {start} of {epochs})", file=sys.stderr, flush=True)
         state, _ = shard_runs(jax.tree.map(jnp.asarray, state), n_runs + pad)
         if progress is not None:
             progress.update(start)

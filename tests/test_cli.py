@@ -23,12 +23,15 @@ def test_list_shows_every_experiment(capsys):
 @pytest.mark.parametrize("args, message", [
     (["run", "nope"], "unknown experiment 'nope'; known: ex1b"),
     (["run", "ex1b", "--epoch=3"], "unknown config key --epoch; valid keys: seed, seeds, depths"),
+    (["run", "ex1b", "--epochs"], "argument --epochs: expected one argument"),
     (["run", "ex1b", "--epochs=three"], "--epochs=three: expected int"),
     (["run", "ex1b", "--depths=5,x"], "--depths=5,x: expected comma-separated int values"),
     (["run", "ex1b", "--verbose"], "unknown flag --verbose"),
     (["run", "ex1b", "-v"], "unknown flag -v"),
     (["run"], "run takes one experiment name"),
-    (["fly"], "unknown command 'fly'"),
+    (["fly"], "invalid choice: 'fly'"),
+    (["run", "all", "--epochs=3"], "config overrides need one experiment, not 'all'"),
+    (["list", "extra"], "unknown argument extra"),
     (["run", "ex1b", "--activations=relu,swish", "--quick"], "unknown activation 'swish'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
@@ -84,3 +87,89 @@ def test_python_dash_m_entry_point():
     assert res.returncode == 0 and "ex1b" in res.stdout
     res = subprocess.run([sys.executable, "-m", "jexp", "run", "ex9"], capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.strip().endswith("(see `jexp list`)")
+
+
+def test_help_lists_commands_and_an_experiments_config_keys(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and all(c in out for c in ("list", "run", "report", "predict-digit", "eval-digits"))
+    code, out, _ = run_cli(capsys, "run", "--help")
+    assert code == 0 and "--data-dir DIR" in out and "jexp run NAME --help" in out and "ex1b" in out
+    code, out, _ = run_cli(capsys, "run", "ex1b", "--help")
+    assert code == 0 and out.startswith("usage: jexp run ex1b")
+    assert experiment.describe(experiment.load("ex1b")) in out  # the docstring
+    import re
+    for name, typ, default, comment in experiment.config_fields(experiment.load("ex1b").Config):
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        assert re.search(rf"--{name} {re.escape(typ.upper())}\s", out), name
+        assert f"(default: {shown})" in " ".join(out.split()), name
+    comments = [c for *_, c in experiment.config_fields(experiment.load("robust").Config) if c]
+    assert "the L∞ budget, for training and evaluation" in comments
+    code, out, _ = run_cli(capsys, "run", "robust", "--help")
+    assert "the L∞ budget, for training and evaluation" in " ".join(out.split())
+
+
+def test_config_fields_reads_types_defaults_and_comments():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Config:
+        seed: int = 0
+        sizes: tuple[int, ...] = (8, 16)  # pictures, in pixels
+        lr: float = 1e-3                   # step size # not a second comment
+        name: str = "a # b"
+    assert experiment.config_fields(Config) == [
+        ("seed", "int", 0, ""), ("sizes", "int,…", (8, 16), "pictures, in pixels"),
+        ("lr", "float", 1e-3, "step size # not a second comment"), ("name", "str", "a # b", "")]
+
+
+def test_space_separated_override_equals_the_equals_form(capsys, fake_data_dir, tmp_path):
+    outs = []
+    for i, args in enumerate((["--epochs", "1"], ["--epochs=1"])):
+        out = tmp_path / str(i)
+        code, _, err = run_cli(capsys, "run", "ex1b", "--quick", "--depths=1", "--seeds=1", "--width=4", *args,
+                               "--no-progress", f"--out={out}")
+        assert code == 0, err
+        outs.append((out / "ex1b" / "quick" / "metrics.json").read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_run_all_goes_on_past_a_failure_and_exits_1(capsys, tmp_path, monkeypatch):
+    import types
+    calls = []
+
+    def fake_run(name, overrides, **kw):
+        calls.append(name)
+        if name == "ex1c":
+            raise data.DataError("missing data file X (put it in Y)")
+        if name == "ex1d":
+            raise RuntimeError("a bug\nwith two lines")
+        return tmp_path / name
+    monkeypatch.setattr(experiment, "names", lambda: ("ex1b", "ex1c", "ex1d", "digits"))
+    monkeypatch.setattr(experiment, "run", fake_run)
+    code, out, err = run_cli(capsys, "run", "all", "--quick", f"--out={tmp_path}")
+    assert code == 1 and calls == ["ex1b", "ex1c", "ex1d", "digits"]
+    assert "jexp: error: ex1c: missing data file X (put it in Y)" in err
+    assert "jexp: error: ex1d: RuntimeError: a bug" in err
+    summary = out[out.index("experiment"):]
+    assert "failed: missing data file X" in summary and f"{tmp_path}/digits/" in summary
+    assert "2 of 4 experiments done; failed: ex1c, ex1d" in summary
+
+
+def test_run_all_exits_0_when_everything_ran(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "names", lambda: ("ex1b", "ex1c"))
+    monkeypatch.setattr(experiment, "run", lambda name, overrides, **kw: tmp_path / name)
+    code, out, _ = run_cli(capsys, "run", "all", "--quick", f"--out={tmp_path}")
+    assert code == 0 and "2 of 2 experiments done" in out
+
+
+def test_progress_bar_is_tqdm_and_counts_every_tick_from_many_threads():
+    import io
+    import threading
+    from jexp import progress
+    stream = io.StringIO()
+    with progress.Progress(400, "ticks", stream=stream) as bar:
+        threads = [threading.Thread(target=lambda: [bar.update(1, "x") for _ in range(100)]) for _ in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert bar.bar.n == 400
+    assert "ticks" in stream.getvalue() and "400/400" in stream.getvalue()

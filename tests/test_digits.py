@@ -162,9 +162,10 @@ def test_eval_digits_bad_input_is_one_line_exit_1(tmp_path, capsys, case, messag
     assert code == 1 and err.startswith("jexp: error: ") and message in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("args, message", [(["predict-digit"], "at least one image"),
+@pytest.mark.parametrize("args, message", [(["predict-digit"], "the following arguments are required: IMAGE"),
                                            (["predict-digit", "a.png", "--fast"], "unknown flag --fast"),
-                                           (["eval-digits", "--model=x.h5"], "usage: jexp eval-digits")])
+                                           (["predict-digit", "a.png", "--ink=dark"], "invalid choice: 'dark'"),
+                                           (["eval-digits", "--model=x.h5"], "required: --npz")])
 def test_digit_commands_usage_errors_exit_2(capsys, args, message):
     assert cli.main(args) == 2
     assert message in capsys.readouterr().err
@@ -202,3 +203,85 @@ def test_specks_of_dust_do_not_move_the_digit():
     assert cv2.connectedComponents((broken < 128).astype(np.uint8))[0] == 4
     ink = 1 - broken / 255.0
     assert digits.drop_specks(ink).sum() == pytest.approx(ink.sum())
+
+
+# --- digits that fill their frame (issue 10) ------------------------------------------------------
+
+def frame_filling_zero(size=16, pen=4):
+    """A thick '0' drawn to touch all four sides of a size × size frame, ink high, binary: most of
+    its border is ink, so the border's median is the ink level."""
+    im = np.zeros((size, size), np.uint8)
+    cv2.ellipse(im, (size // 2, size // 2), (size // 2 - 1, size // 2 - 1), 0, 0, 360, 255, pen)
+    return np.where(im > 127, 255, 0).astype(np.uint8)
+
+
+def test_a_digit_filling_its_frame_is_preprocessed_with_known_or_detected_polarity():
+    im = frame_filling_zero()
+    border = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
+    assert np.median(border) == 255  # the case the border rule got wrong
+    ref = digits.preprocess(im, "high")
+    assert ref.max() == pytest.approx(1.0, abs=1e-3) and ref[14, 14] < 0.1  # the hole is paper
+    np.testing.assert_allclose(centre_of_mass(ref), (14.0, 14.0), atol=0.1)
+    rows = np.nonzero((ref > 0.25).any(1))[0]
+    assert 19 <= rows[-1] - rows[0] + 1 <= 21
+    for ink, picture in (("auto", im), ("low", 255 - im), ("auto", 255 - im)):
+        np.testing.assert_array_equal(digits.preprocess(picture, ink), ref)
+    big = cv2.resize(im, (64, 64), interpolation=cv2.INTER_NEAREST)  # the same picture, scanned larger
+    assert np.abs(digits.preprocess(big, "high") - ref).mean() < 0.05
+    thick = frame_filling_zero(16, 8)  # 88 % of the border is ink: auto cannot tell, a known polarity can
+    np.testing.assert_allclose(centre_of_mass(digits.preprocess(thick, "high")), (14.0, 14.0), atol=0.1)
+    assert digits.ink_polarity(digits.to_grey(im)) == "high"
+    assert digits.ink_polarity(digits.to_grey(255 - im)) == "low"
+
+
+def test_polarity_rule_on_ordinary_pictures():
+    im = seven()
+    for picture, want in ((im, "low"), (255 - im, "high"), ((im * 0.4 + 120).astype(np.uint8), "low")):
+        assert digits.ink_polarity(digits.to_grey(picture)) == want
+    # a thin stroke on unevenly lit paper: Otsu splits the paper, the border rule still decides
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    paper = 0.55 + 0.3 * xx
+    stroke = np.zeros((48, 48))
+    stroke[8:40, 22:24] = 1
+    grey = paper * (1 - stroke) + 0.2 * stroke
+    assert digits.ink_polarity(grey) == "low"
+
+
+def test_frame_filling_set_touches_the_border_and_is_binary():
+    rng = np.random.default_rng(0)
+    images = np.stack([seven(28, 28, 3)] * 4).astype(np.uint8)
+    images = 255 - images  # ink high, as MNIST
+    out = digit_sets.frame_filling(images, rng)
+    for im in out:
+        assert im.shape == (16, 16) and set(np.unique(im)) <= {0, 255}
+        ink = im > 0
+        rows, cols = np.nonzero(ink.any(1))[0], np.nonzero(ink.any(0))[0]
+        assert (rows[0], rows[-1]) == (0, 15) or (cols[0], cols[-1]) == (0, 15)  # no margin on the long side
+        x = digits.preprocess(im, "high")
+        np.testing.assert_allclose(centre_of_mass(x), (14.0, 14.0), atol=0.15)
+
+
+def test_eval_digits_counts_an_unreadable_digit_as_an_error_and_goes_on(tmp_path, capsys):
+    import json
+    model = bar_model(tmp_path)
+    images = np.stack([frame_filling_zero()] * 6)
+    images[2] = 0                    # blank: no digit to find
+    images[4] = 200                  # uniform grey
+    images[5] = frame_filling_zero(16, 8)  # frame-filling, mostly ink: must be read
+    labels = np.zeros(6, np.int64)
+    np.savez(tmp_path / "set.npz", images=images, labels=labels)
+    code = cli.main(["eval-digits", f"--npz={tmp_path / 'set.npz'}", f"--model={model}", f"--out={tmp_path}"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    saved = json.loads((tmp_path / "eval_digits" / "set__bars.json").read_text())
+    assert [u["index"] for u in saved["unreadable"]] == [2, 4] and "no ink" in saved["unreadable"][0]["reason"]
+    counts = np.array(saved["confusion"])
+    assert counts.shape == (10, 11) and counts[0, 10] == 2 and counts.sum() == 6
+    classify = digits.load_classifier(model)
+    readable = [0, 1, 3, 5]
+    x = np.stack([digits.preprocess(images[i], "high") for i in readable])[..., None]
+    right = int((np.asarray(classify(x)).argmax(-1) == 0).sum())
+    assert saved["accuracy"] == right / 6
+    assert out.startswith(f"accuracy {100 * right / 6:.2f}% on 6 digits ({6 - right} wrong, 2 of them unreadable)")
+    assert "unreadable (counted as errors, listed in the JSON): 2, 4" in out
+    assert (tmp_path / "eval_digits" / "set__bars_confusion.png").is_file()

@@ -60,7 +60,7 @@ def test_per_run_learning_rates_and_divergence_is_marked_not_fatal(fake):
     assert hist["test_acc"][1, -1] > 0.5
 
 
-def test_resume_after_a_kill_is_bitwise_identical(fake, tmp_path):
+def test_resume_after_a_kill_is_bitwise_identical(fake, tmp_path, caplog):
     tr, init = trainer_and_init()
     fresh = lambda: train.init_runs(tr, init, [0, 1], [0, 1])
     want_state, want_hist = train.fit(tr, fresh(), fake, 3)
@@ -75,8 +75,10 @@ def test_resume_after_a_kill_is_bitwise_identical(fake, tmp_path):
     with pytest.raises(Killed):
         train.fit(tr, fresh(), fake, 3, ckpt_dir=tmp_path / "ck", on_epoch=kill_after_two)
     seen = []
-    state, hist = train.fit(tr, fresh(), fake, 3, ckpt_dir=tmp_path / "ck", on_epoch=lambda e, m: seen.append(e))
+    with caplog.at_level("WARNING"):
+        state, hist = train.fit(tr, fresh(), fake, 3, ckpt_dir=tmp_path / "ck", on_epoch=lambda e, m: seen.append(e))
     assert seen == [3]  # epochs 1-2 came from the checkpoint
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # no orbax "could not be restored"
     for a, b in zip(jax.tree.leaves(want_state), jax.tree.leaves(state)):
         a, b = (jax.random.key_data(t) if jax.dtypes.issubdtype(t.dtype, jax.dtypes.prng_key) else t for t in (a, b))
         np.testing.assert_array_equal(a, b)

@@ -85,7 +85,9 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("confusion.png", evalplots.confusion(conf, list(ds.classes), "CIFAR-10 CNN on the test images"))
 
 
-def results_md(cfg, m: dict) -> str:
+def results_md(cfg, metrics: dict) -> str:
+    """The results page: a function of the config and metrics.json only."""
+    m = metrics
     f = lambda v, fmt=".2f": "–" if v is None else format(v, fmt)
     classes, recall = m["classes"], m["per_class_recall"]
     worst, best = int(np.argmin(recall)), int(np.argmax(recall))

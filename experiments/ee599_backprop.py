@@ -8,6 +8,7 @@ Setting:  MNIST converted to mnist_traindata.hdf5 / mnist_testdata.hdf5 (xdata (
           images and evaluated once on the test file.
 Result:   artifacts/ee599_backprop/: accuracy_<activation>_lr<rate>.png (6), overview.png, results.md.
 """
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,14 +73,27 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("overview.png", evalplots.halving_curves(
         {f"{a}, lr {lr:g}": h for (a, lr), h in runs.items()}, cfg.halve_after,
         "validation accuracy of the 6 configurations (dashed: training)"))
-    ctx.out.json("metrics.json", {"runs": [{"activation": a, "learning_rate": lr, **h} for (a, lr), h in runs.items()],
-                                  "best": {"activation": best[0], "learning_rate": best[1]}, "retrained": final,
-                                  "test_loss": test_loss, "test_acc": test_acc})
-    rows = [[a, f"{lr:g}", artifacts.pct(h["train_acc"][-1], digits=2), artifacts.pct(h["val_acc"][-1], digits=2),
-             artifacts.pct(max(h["val_acc"]), digits=2)] for (a, lr), h in runs.items()]
-    ctx.out.text("results.md", f"# ee599_backprop: numpy MLP {'-'.join(map(str, sizes))}, {cfg.epochs} epochs\n\n"
-                 + artifacts.md_table(["activation", "initial lr", "train acc %", "val acc % (final)",
-                                       "val acc % (best epoch)"], rows)
-                 + f"\nBest by final validation accuracy: {best[0]}, lr {best[1]:g}. Retrained on all {len(x):,} "
-                 f"training images and evaluated once: **test accuracy {100 * test_acc:.2f} %** (loss {test_loss:.4f}). "
-                 "Target ≥ 98 %; a public solution reached 96.73 %.\n")
+    metrics = json.loads(artifacts.dumps({"runs": [{"activation": a, "learning_rate": lr, **h} for (a, lr), h in runs.items()],
+                                          "best": {"activation": best[0], "learning_rate": best[1]}, "retrained": final,
+                                          "test_loss": test_loss, "test_acc": test_acc}))
+    ctx.out.json("metrics.json", metrics)
+    ctx.out.text("results.md", results_md(cfg, metrics))
+
+
+TARGET, PUBLIC = 0.98, 0.9673  # the sheet's target test accuracy; a public solution's
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    """The results page: a function of the config and metrics.json only."""
+    sizes = (784, *cfg.hidden, 10)
+    rows = [[r["activation"], f"{r['learning_rate']:g}", artifacts.pct(r["train_acc"][-1], digits=2),
+             artifacts.pct(r["val_acc"][-1], digits=2), artifacts.pct(max(r["val_acc"]), digits=2)]
+            for r in metrics["runs"]]
+    best, acc = metrics["best"], metrics["test_acc"]
+    return (f"# ee599_backprop: numpy MLP {'-'.join(map(str, sizes))}, {cfg.epochs} epochs\n\n"
+            + artifacts.md_table(["activation", "initial lr", "train acc %", "val acc % (final)",
+                                  "val acc % (best epoch)"], rows)
+            + f"\nBest by final validation accuracy: {best['activation']}, lr {best['learning_rate']:g}. Retrained on "
+            f"all training images (the validation images included) and evaluated once: **test accuracy "
+            f"{100 * acc:.2f} %** (loss {metrics['test_loss']:.4f}). Target ≥ {100 * TARGET:.0f} %: "
+            f"{'reached' if acc >= TARGET else 'not reached'}; a public solution reached {100 * PUBLIC:.2f} %.\n")

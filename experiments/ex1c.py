@@ -8,6 +8,7 @@ Result:   artifacts/ex1c/: grad_vs_layer.png (the exercise's "layer vs max gradi
           grad_heatmap.png (layer × epoch), results.md. Sigmoid's gradient shrinks roughly
           geometrically towards the input; tanh's stays within an order of magnitude.
 """
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,9 @@ QUICK = dict(seeds=2, epochs=1, train_size=2048, test_size=512)
 
 def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=True)
-    ctx.out.json("metrics.json", grid.metrics(runs, with_summary=False))
-    ctx.out.text("results.md", results_md(cfg, runs))
+    metrics = grid.metrics(runs, with_summary=False)
+    ctx.out.json("metrics.json", metrics)
+    ctx.out.text("results.md", results_md(cfg, json.loads(artifacts.dumps(metrics))))
     ctx.out.figure("grad_vs_layer.png", plots.grad_vs_layer(
         runs, -1, title=f"max |∂L/∂W| per layer after {cfg.epochs} epochs (median, band: min–max over seeds)"))
     ctx.out.figure("grad_bias_vs_layer.png", plots.grad_vs_layer(
@@ -36,11 +38,18 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("grad_heatmap.png", plots.grad_heatmaps(runs))
 
 
-def results_md(cfg: Config, runs) -> str:
-    rows = []
-    for (d, a), group in grid.group(runs).items():
-        g = np.median([r.history["grad_kernel"][-1] for r in group], axis=0)
-        g0 = np.median([r.history["grad_kernel"][0] for r in group], axis=0)
+def _grads(run: dict, epoch: int) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in run["history"]["grad_kernel"][epoch]], np.float32)
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    """The results page: a function of the config and metrics.json only."""
+    groups, rows = {}, []
+    for r in metrics["runs"]:
+        groups.setdefault((r["depth"], r["activation"]), []).append(r)
+    for (d, a), group in groups.items():
+        g = np.median([_grads(r, -1) for r in group], axis=0)
+        g0 = np.median([_grads(r, 0) for r in group], axis=0)
         rows.append([d, a, f"{g0[0]:.2e}", f"{g[0]:.2e}", f"{g[-1]:.2e}",
                      f"{g[0] / g[-1]:.1e}" if g[-1] > 0 else "—"])
     return (f"# ex1c: per-layer max |∂L/∂W| on a fixed minibatch of {cfg.probe_size}\n\n"

@@ -5,6 +5,7 @@ Setting:  784-100-10, ReLU, dropout 0.3 on the hidden layer's output, L2 1e-4 on
           (as Keras' kernel_regularizer), Adam (lr 1e-3, one-cycle), batch 128, 30 epochs.
 Result:   artifacts/fashion_confusion/: confusion.png (rates conditioned on the true class),
           learning_curves.png, results.md (most-confused class per class, the most-confused pair).
+          Measured (seed 0, ~1 min on a 2-core Intel Xeon): 88.77 % test accuracy (target 88 %).
 """
 from dataclasses import dataclass
 
@@ -39,19 +40,27 @@ def run(cfg: Config, ctx) -> None:
     predict = jax.jit(lambda x: nets.apply(NET, params, state, x))
     pred = evaluate.batched(predict, ds.test.x).argmax(-1)
     counts = evaluate.confusion(ds.test.y, pred)
-    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    off = rates - np.diag(np.diag(rates))
-    pair = np.unravel_index(np.argmax(off + off.T), off.shape)
     names = list(ds.classes)
     ctx.out.figure("confusion.png", evalplots.confusion(counts, names, "Fashion-MNIST test set: P(decided j | true i)"))
     ctx.out.figure("learning_curves.png", evalplots.net_curves({"mlp": hist}, "Fashion-MNIST MLP 100 ReLU"))
-    ctx.out.json("metrics.json", {"test_acc": float(np.mean(pred == ds.test.y)), "confusion": counts,
-                                  "history": {k: v.tolist() for k, v in hist.items()}})
+    metrics = {"test_acc": float(np.mean(pred == ds.test.y)), "classes": names, "confusion": counts,
+               "history": {k: v.tolist() for k, v in hist.items()}}
+    ctx.out.json("metrics.json", metrics)
+    ctx.out.text("results.md", results_md(cfg, metrics))
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    """The results page: a function of the config and metrics.json only."""
+    counts, names = np.asarray(metrics["confusion"]), metrics["classes"]
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    off = rates - np.diag(np.diag(rates))
+    pair = np.unravel_index(np.argmax(off + off.T), off.shape)
     rows = [[names[i], artifacts.pct(rates[i, i]), names[int(np.argmax(off[i]))], artifacts.pct(off[i].max())]
             for i in range(len(names))]
-    ctx.out.text("results.md", f"# fashion_confusion: test accuracy {100 * np.mean(pred == ds.test.y):.2f} % "
-                 f"after {cfg.epochs} epochs (target ≥ 88 %)\n\n" + artifacts.md_table(
-                     ["true class", "recall %", "most often decided instead", "rate %"], rows)
-                 + f"\nMost confused pair overall: **{names[pair[0]]} ↔ {names[pair[1]]}** "
-                 f"({artifacts.pct(rates[pair])} % of {names[pair[0]]} decided {names[pair[1]]}, "
-                 f"{artifacts.pct(rates[pair[::-1]])} % the other way).\n")
+    acc = metrics["test_acc"]
+    return (f"# fashion_confusion: test accuracy {100 * acc:.2f} % on {int(counts.sum()):,} test images after "
+            f"{cfg.epochs} epochs (target ≥ 88 %: {'reached' if acc >= 0.88 else 'not reached'})\n\n"
+            + artifacts.md_table(["true class", "recall %", "most often decided instead", "rate %"], rows)
+            + f"\nMost confused pair overall: **{names[pair[0]]} ↔ {names[pair[1]]}** "
+            f"({artifacts.pct(rates[pair])} % of {names[pair[0]]} decided {names[pair[1]]}, "
+            f"{artifacts.pct(rates[pair[::-1]])} % the other way).\n")

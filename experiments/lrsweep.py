@@ -7,6 +7,7 @@ Setting:  MLP 784-128-128-10 ReLU on full MNIST, plain SGD, batch 64, 5 epochs, 
           chance) "collapsed", typically all ReLUs dead; the sweep goes on either way.
 Result:   artifacts/lrsweep/: learning_curves.png, final_accuracy.png, results.md.
 """
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,10 +47,11 @@ def run(cfg: Config, ctx) -> None:
     runs = [{"learning_rate": float(lr), "seed": int(s), "status": status(hist, i),
              **{k: hist[k][i] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
             for i, (lr, s) in enumerate(zip(lrs, seeds))]
-    ctx.out.json("metrics.json", {"runs": runs})
+    metrics = json.loads(artifacts.dumps({"runs": runs}))  # as metrics.json holds them (NaN: null)
+    ctx.out.json("metrics.json", metrics)
     ctx.out.figure("learning_curves.png", plots.sweep_curves(runs))
     ctx.out.figure("final_accuracy.png", plots.sweep_final(runs))
-    ctx.out.text("results.md", results_md(cfg, runs))
+    ctx.out.text("results.md", results_md(cfg, metrics))
 
 
 def status(hist, i: int) -> str:
@@ -58,17 +60,24 @@ def status(hist, i: int) -> str:
     return "collapsed" if hist["test_acc"][i, -1] < 0.2 else "ok"
 
 
-def results_md(cfg: Config, runs) -> str:
-    rows = []
+def _final(r) -> float:
+    return np.nan if r["test_acc"][-1] is None else float(r["test_acc"][-1])
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    """The results page: a function of the config and metrics.json only."""
+    runs, rows = metrics["runs"], []
     for lr in cfg.learning_rates:
         group = [r for r in runs if np.isclose(r["learning_rate"], lr)]
-        acc = np.array([r["test_acc"][-1] for r in group])
+        acc = np.array([_final(r) for r in group])
+        ok = acc[np.isfinite(acc)]
         failed = [r["status"] for r in group if r["status"] != "ok"]
-        rows.append([f"{lr:g}", artifacts.pct(np.nanmean(acc), np.nanstd(acc)) if np.isfinite(acc).any() else "NaN",
+        rows.append([f"{lr:g}", artifacts.pct(ok.mean(), ok.std(ddof=1) if ok.size > 1 else None) if ok.size else "NaN",
                      f"{len(failed)}/{len(group)} " + " ".join(sorted(set(failed)))])
     ok = [r for r in runs if r["status"] == "ok"]
-    best = max(ok, key=lambda r: r["test_acc"][-1]) if ok else None
+    best = max(ok, key=_final) if ok else None
     tail = (f"\nBest: learning rate {best['learning_rate']:g} ({100 * best['test_acc'][-1]:.2f} % test accuracy after "
             f"{cfg.epochs} epochs).\n" if best else "\nEvery run failed.\n")
     return (f"# lrsweep: SGD learning rate, MLP {cfg.depth}×{cfg.width} ReLU, {cfg.epochs} epochs, {cfg.seeds} seeds\n\n"
-            + artifacts.md_table(["learning rate", "test acc % (mean ± std)", "failed runs"], rows) + tail)
+            + artifacts.md_table(["learning rate", "test acc % (mean ± std)", "failed runs"], rows)
+            + "\n± is the sample standard deviation over the seeds that did not diverge (ddof = 1).\n" + tail)

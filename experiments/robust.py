@@ -59,3 +59,7 @@ QUICK = dict(epochs=2, select_size=32, select_steps=2, train_size=512, eval_size
 def run(cfg: Config, ctx) -> None:
     robust_study.run(cfg, ctx, net=NET, ds=data.load("mnist", ctx.data_dir), made_by="jexp run digits",
                     reference=REFERENCE)
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    return robust_study.results_md(cfg, "robust", metrics)

@@ -62,3 +62,7 @@ def run(cfg: Config, ctx) -> None:
     note = f"files {', '.join(used['train'])} and {', '.join(used['test'])}"
     robust_study.run(cfg, ctx, net=NET, ds=ds, made_by="jexp run adversarial_cifar",
                      augment=augment.CropFlip(), data_note=note, reference=REFERENCE)
+
+
+def results_md(cfg: Config, metrics: dict) -> str:
+    return robust_study.results_md(cfg, "robust_cifar", metrics)

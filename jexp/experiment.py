@@ -106,6 +106,18 @@ def config_fields(config_cls) -> list[tuple[str, str, object, str]]:
             for f in dataclasses.fields(config_cls)]
 
 
+def config_from_json(config_cls, values: dict):
+    """``config_cls`` from the ``config`` of a run's config.json (JSON lists back to tuples)."""
+    hints = typing.get_type_hints(config_cls)
+
+    def back(v, typ):
+        if typing.get_origin(typ) is tuple and isinstance(v, list):
+            item = typing.get_args(typ)[0]
+            return tuple(back(x, item) for x in v)
+        return v
+    return config_cls(**{k: back(v, hints[k]) for k, v in values.items() if k in hints})
+
+
 def config_hash(cfg) -> str:
     return hashlib.sha256(artifacts.dumps(cfg).encode()).hexdigest()[:12]
 

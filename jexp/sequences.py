@@ -76,6 +76,34 @@ def summary_features(x) -> dict[str, np.ndarray]:
     return {"alternations": change.sum(1), "longest_run": longest, "balance": np.abs(x.sum(1))}
 
 
+RUN_LENGTHS = 5  # run-length counts: runs of length 1, 2, 3, 4, and 5 or more
+
+
+def sequence_features(x) -> tuple[np.ndarray, list[str]]:
+    """Position-independent statistics of each ±1 sequence, (N, 18) float32, and their names:
+    the number of sign changes, the longest run, the signed and absolute sum, the number of runs
+    of each length (1 … ≥ 5), and how often each of the 8 length-3 windows occurs."""
+    f = summary_features(x)
+    bits = (x > 0).astype(int)
+    change = bits[:, 1:] != bits[:, :-1]
+    # run lengths: a run ends where the sign changes, or at the end of the sequence
+    ends = np.concatenate([change, np.ones((len(x), 1), bool)], 1)
+    runs = np.zeros((len(x), RUN_LENGTHS))
+    length = np.zeros(len(x), int)
+    for t in range(x.shape[1]):
+        length += 1
+        done = ends[:, t]
+        np.add.at(runs, (np.nonzero(done)[0], np.minimum(length[done], RUN_LENGTHS) - 1), 1)
+        length[done] = 0
+    code = 4 * bits[:, :-2] + 2 * bits[:, 1:-1] + bits[:, 2:]
+    windows = np.stack([(code == c).sum(1) for c in range(8)], 1)
+    cols = [f["alternations"], f["longest_run"], x.sum(1), f["balance"]]
+    out = np.column_stack(cols + [runs, windows]).astype(np.float32)
+    names = (["alternations", "longest_run", "sum", "balance"] + [f"runs_of_{k}" for k in range(1, RUN_LENGTHS)]
+             + [f"runs_of_{RUN_LENGTHS}+"] + [f"window_{c:03b}" for c in range(8)])
+    return out, names
+
+
 class SeqMLP(nn.Module):
     """20 → ``hidden`` ReLU → 1 logit; ``hidden=0`` is logistic regression. Dropout on the hidden
     layer with the rate ``rates[variant]`` (traced, so runs with different rates share one vmap)."""

@@ -78,6 +78,7 @@ def test_a_failed_run_keeps_the_previous_artifacts(capsys, fake_data_dir, tmp_pa
     monkeypatch.setenv(data.NO_VERIFY_ENV, "1")
     code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, "--seeds=3", f"--out={out}")
     assert code == 1 and "corrupt data file" in err
+    assert "JEXP_NO_VERIFY=1: " in err and "read without its size and sha256 checks" in err  # never silent
     assert (out / "ex1b" / "quick" / "metrics.json").read_bytes() == before
     assert not list((out).glob(".ex1b.staging.*"))
 
@@ -173,3 +174,18 @@ def test_progress_bar_is_tqdm_and_counts_every_tick_from_many_threads():
         [t.join() for t in threads]
         assert bar.bar.n == 400
     assert "ticks" in stream.getvalue() and "400/400" in stream.getvalue()
+
+
+def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
+    """Bitwise reproducibility across processes, not only twice in one: the same command in two new
+    Python processes writes the same metrics.json."""
+    import os
+    env = {**os.environ, data.DATA_ENV: str(fake_data_dir), data.NO_VERIFY_ENV: "1"}  # synthetic files: no registry sums
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        res = subprocess.run([sys.executable, "-m", "jexp", "run", "ex1b", "--quick", *TINY, f"--out={out}"],
+                             capture_output=True, text=True, env=env)
+        assert res.returncode == 0, res.stderr
+        outs.append((out / "ex1b" / "quick" / "metrics.json").read_bytes())
+    assert outs[0] == outs[1]

@@ -10,7 +10,7 @@ from jexp import cli
     ("toyconv", ["--epochs=2"]),
     ("mnist3", ["--models=softmax,cnn"]),
     ("lrsweep", ["--learning_rates=0.3,1e6", "--epochs=4"]),
-    ("autoencoder", []),
+    ("autoencoder", ["--epochs=100"]),  # 100 × 2 small steps: enough to beat PCA on the synthetic digits
 ])
 def test_runs_on_synthetic_data(fake_data_dir, tmp_path, capsys, name, extra):
     out = tmp_path / "artifacts"
@@ -21,6 +21,19 @@ def test_runs_on_synthetic_data(fake_data_dir, tmp_path, capsys, name, extra):
     json.loads(metrics)
     assert (folder / "results.md").read_text().startswith(f"# {name}")
     assert list(folder.glob("*.png"))
+    from jexp import experiment
+    module = experiment.load(name)
+    if hasattr(module, "results_md") and list(__import__("inspect").signature(module.results_md).parameters) == ["cfg", "metrics"]:
+        cfg = experiment.config_from_json(module.Config, json.loads((folder / "config.json").read_text())["config"])
+        assert module.results_md(cfg, json.loads(metrics)) == (folder / "results.md").read_text()
+    if name == "mnist3":
+        m = json.loads(metrics)
+        assert list(m) == ["softmax", "cnn"] and m["softmax"]["params"] == 784 * 10 + 10
+        assert m["cnn"]["params"] == (25 * 16 + 16) + (25 * 16 * 32 + 32) + (4 * 4 * 32 * 10 + 10)
+        assert all(len(h["test_acc"]) == 3 and len(h["train_acc"]) == 3 for h in m.values())  # epochs 0, 1, 2
+    if name == "autoencoder":  # on the synthetic digits too, the trained 2-D code reconstructs better than PCA's
+        scores = json.loads(metrics)["scores"]
+        assert scores["autoencoder"]["mse_per_pixel"] < scores["PCA"]["mse_per_pixel"]
     if name in ("toyconv", "lrsweep"):  # the same command again, from scratch: the same bytes
         assert cli.main(args + ["--fresh"]) == 0
         assert (folder / "metrics.json").read_bytes() == metrics

@@ -61,7 +61,7 @@ def test_keras_loads_our_file_and_predicts_the_same(tmp_path, net):
 def test_lecun_loads_with_the_documented_custom_objects(tmp_path):
     params, state = random_model(LECUN)
     path = str(keras_h5.save(tmp_path / "lecun.h5", LECUN, params, state, softmax=False))
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match="lecun"):
         keras.models.load_model(path, compile=False)  # standard Keras does not know "lecun"
     scope = {"path": path}
     exec(keras_h5.KERAS_CUSTOM_OBJECTS_SNIPPET, scope)

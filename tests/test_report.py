@@ -1,6 +1,9 @@
+import json
 from pathlib import Path
 
-from jexp import report
+import pytest
+
+from jexp import experiment, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,8 +16,11 @@ def test_readme_results_are_generated_from_the_committed_artifacts():
 
 def test_full_runs_are_committed_with_five_or_more_seeds():
     for name in ("ex1b", "ex1c", "ex1d"):
-        cfg = (ROOT / "artifacts" / name / "config.json").read_text()
-        assert '"quick": false' in cfg and '"seeds": 5' in cfg
+        saved = json.loads((ROOT / "artifacts" / name / "config.json").read_text())
+        assert saved["quick"] is False and saved["config"]["seeds"] >= 5
+        runs = json.loads((ROOT / "artifacts" / name / "metrics.json").read_text())["runs"]
+        cfg = saved["config"]
+        assert len(runs) == cfg["seeds"] * len(cfg["depths"]) * len(cfg["activations"])
 
 
 def test_a_run_replaces_its_folder_whole_keeping_checkpoints_and_quick(tmp_path):
@@ -59,3 +65,18 @@ def test_checkpoints_are_keyed_on_the_code_as_well_as_the_config(monkeypatch, tm
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p.name == "train.py" else b""))
     assert experiment.code_version("ex1b") != v  # so does every library module
+
+
+@pytest.mark.parametrize("name", experiment.names())
+def test_committed_results_are_regenerated_byte_for_byte_from_metrics(name):
+    """Every experiment's results.md is ``results_md(config, metrics)``: a hand edit of a committed
+    results.md, or a results text the code would not write from its metrics.json, fails here."""
+    import inspect
+    module = experiment.load(name)
+    assert list(inspect.signature(module.results_md).parameters) == ["cfg", "metrics"]
+    folder = ROOT / "artifacts" / name
+    if not (folder / "results.md").exists():
+        pytest.skip(f"{name} has no committed full run")
+    cfg = experiment.config_from_json(module.Config, json.loads((folder / "config.json").read_text())["config"])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert module.results_md(cfg, metrics) == (folder / "results.md").read_text()

@@ -79,3 +79,16 @@ def test_l2_is_a_per_run_hyper_parameter():
     np.testing.assert_allclose(upd["w"], -0.1 * 0.5)  # −lr · l2 · w
     assert sequences.bce(jnp.array([0.0]), None, jnp.array([1])) == pytest.approx(np.log(2))
     assert isinstance(tx, optax.GradientTransformation)
+
+
+def test_sequence_features_count_runs_alternations_and_windows_exactly():
+    # runs: 2, 1, 3, 2, 6, 1, 1, 3, 1 (13 plus, 7 minus)
+    x = np.array([[1, 1, -1, 1, 1, 1, -1, -1, 1, 1, 1, 1, 1, 1, -1, 1, -1, -1, -1, 1]], np.float32)
+    f, names = sequences.sequence_features(x)
+    got = dict(zip(names, f[0].tolist()))
+    assert got == {"alternations": 8, "longest_run": 6, "sum": 6, "balance": 6, "runs_of_1": 4, "runs_of_2": 2,
+                   "runs_of_3": 2, "runs_of_4": 0, "runs_of_5+": 1, "window_000": 1, "window_001": 2,
+                   "window_010": 1, "window_011": 2, "window_100": 2, "window_101": 2, "window_110": 3,
+                   "window_111": 5}
+    flipped = sequences.sequence_features(-x)[0][0]
+    assert flipped[names.index("sum")] == -6 and flipped[names.index("window_000")] == 5  # 111 ↔ 000

@@ -194,6 +194,21 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     assert cli.main(["predict-digit", str(folder / "ood_examples.png"), f"--model={folder / 'digits.h5'}"]) == 0
     assert {p.name for p in folder.glob("*.png")} >= {"learning_curves.png", "ood_accuracy.png", "ood_examples.png"}
     assert (folder / "results.md").read_text().startswith("# digits")
+    # --models_from: the same models evaluated again, not retrained; other training settings are refused
+    import shutil
+    shutil.copytree(folder, tmp_path / "earlier")
+    again = tmp_path / "again"
+    assert cli.main(args[:-1] + [f"--out={again}", f"--models_from={tmp_path / 'earlier'}"]) == 0, capsys.readouterr().err
+    reused = json.loads((again / "digits" / "quick" / "metrics.json").read_text())
+    for name in ("mlp", "digits"):
+        assert reused[name]["sets"] == metrics[name]["sets"] and reused[name]["history"] == metrics[name]["history"]
+        assert "trained_by" in reused[name]
+        a, b = keras_h5.load(folder / f"{name}.h5"), keras_h5.load(again / "digits" / "quick" / f"{name}.h5")
+        assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a[1:]), jax.tree.leaves(b[1:])))
+    assert "were not retrained in this run" in (again / "digits" / "quick" / "results.md").read_text()
+    capsys.readouterr()
+    assert cli.main(args[:-1] + [f"--out={again}", f"--models_from={tmp_path / 'earlier'}", "--lr=0.1"]) == 2
+    assert "trained with other settings (lr)" in capsys.readouterr().err
 
 
 def test_specks_of_dust_do_not_move_the_digit():

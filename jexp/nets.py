@@ -155,7 +155,8 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
 class Conv(nn.Module):
     """2-D convolution (NHWC, kernel HWIO, like Keras) computed as one matmul over stacked shifted
     views ("im2col"). Same numbers as ``lax.conv``; on CPU inside a loop (an epoch in ``lax.scan``)
-    XLA's convolution and its gradient run ~10-60x slower than this (jax-ml/jax#12868)."""
+    XLA's convolution and its gradient run far slower than this: bench/conv.py measures it on the
+    suite's layers (artifacts/bench/conv.json, in the README's speed section)."""
     filters: int
     kernel_size: tuple
     strides: tuple = (1, 1)

@@ -44,6 +44,19 @@ def _bench_adversarial(root: Path) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _bench_conv(root: Path) -> str:
+    path = root / "bench" / "conv.json"
+    if not path.exists():
+        return ""
+    b = json.loads(path.read_text())
+    worst = max(b["layers"], key=lambda r: r["max_rel_diff"])["max_rel_diff"]
+    return (f"- Convolution on {b['machine']}: XLA's `conv_general_dilated` vs jexp's im2col matmul "
+            f"(`nets.Conv`), forward + gradient {b['steps']}× inside one `fori_loop`, NHWC, batch {b['batch']}, "
+            f"each of the {len(b['layers'])} convolution layers of the MNIST and CIFAR CNNs: XLA takes "
+            f"**{b['ratio_min']:.0f}× to {b['ratio_max']:.0f}× longer (median {b['ratio_median']:.0f}×)**; "
+            f"outputs agree to {worst:.0e} (relative). `python bench/conv.py`.\n")
+
+
 def render(root: str | Path = "artifacts") -> str:
     """The generated Markdown for every experiment with committed (non-quick) artifacts."""
     root = Path(root)
@@ -60,7 +73,7 @@ def render(root: str | Path = "artifacts") -> str:
         shown = getattr(experiment.load(name), "FIGURES", None) or [p.name for p in sorted(folder.glob("*.png"))[:2]]
         images = "\n".join(f"![{Path(f).stem}]({(folder / f).as_posix()})" for f in shown if (folder / f).exists())
         parts.append(f"### {name}: {title}\n\n{body}\n\nFigures: {figures}\n\n{images}\n")
-    parts += ["### Speed\n", _bench(root), _bench_adversarial(root), END]
+    parts += ["### Speed\n", _bench(root), _bench_adversarial(root) + _bench_conv(root), END]
     return "\n".join(parts)
 
 

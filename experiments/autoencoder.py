@@ -9,7 +9,6 @@ Setting:  full MNIST; the autoencoder (ReLU, linear 2-D code, sigmoid output) mi
 Result:   artifacts/autoencoder/: embeddings.png (5000 random test digits), learning_curves.png,
           reconstructions.png, results.md. Known figures: PCA ≈ 0.056, a 2-D autoencoder ≈ 0.040.
 """
-import json
 from dataclasses import dataclass
 
 import jax
@@ -72,7 +71,7 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("reconstructions.png", evalplots.image_grid(
         {"original": ds.test.x[shown[:12]], "autoencoder": recon["autoencoder"][shown[:12]].reshape(-1, 28, 28),
          "PCA (2)": np.clip(recon["PCA"][shown[:12]], 0, 1).reshape(-1, 28, 28)}))
-    ctx.out.text("results.md", results_md(cfg, json.loads(artifacts.dumps({"scores": scores}))))
+    ctx.out.text("results.md", results_md(cfg, artifacts.as_saved({"scores": scores})))
 
 
 REFERENCE = {"PCA": 0.056, "autoencoder": 0.040}  # known reconstruction MSE per pixel of 2-D codes

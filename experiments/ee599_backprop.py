@@ -8,7 +8,6 @@ Setting:  MNIST converted to mnist_traindata.hdf5 / mnist_testdata.hdf5 (xdata (
           images and evaluated once on the test file.
 Result:   artifacts/ee599_backprop/: accuracy_<activation>_lr<rate>.png (6), overview.png, results.md.
 """
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +72,9 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("overview.png", evalplots.halving_curves(
         {f"{a}, lr {lr:g}": h for (a, lr), h in runs.items()}, cfg.halve_after,
         "validation accuracy of the 6 configurations (dashed: training)"))
-    metrics = json.loads(artifacts.dumps({"runs": [{"activation": a, "learning_rate": lr, **h} for (a, lr), h in runs.items()],
-                                          "best": {"activation": best[0], "learning_rate": best[1]}, "retrained": final,
-                                          "test_loss": test_loss, "test_acc": test_acc}))
+    metrics = artifacts.as_saved({"runs": [{"activation": a, "learning_rate": lr, **h} for (a, lr), h in runs.items()],
+                                  "best": {"activation": best[0], "learning_rate": best[1]}, "retrained": final,
+                                  "test_loss": test_loss, "test_acc": test_acc})
     ctx.out.json("metrics.json", metrics)
     ctx.out.text("results.md", results_md(cfg, metrics))
 

@@ -8,7 +8,6 @@ Result:   artifacts/ex1c/: grad_vs_layer.png (the exercise's "layer vs max gradi
           grad_heatmap.png (layer × epoch), results.md. Sigmoid's gradient shrinks roughly
           geometrically towards the input; tanh's stays within an order of magnitude.
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,7 @@ def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=True)
     metrics = grid.metrics(runs, with_summary=False)
     ctx.out.json("metrics.json", metrics)
-    ctx.out.text("results.md", results_md(cfg, json.loads(artifacts.dumps(metrics))))
+    ctx.out.text("results.md", results_md(cfg, artifacts.as_saved(metrics)))
     ctx.out.figure("grad_vs_layer.png", plots.grad_vs_layer(
         runs, -1, title=f"max |∂L/∂W| per layer after {cfg.epochs} epochs (median, band: min–max over seeds)"))
     ctx.out.figure("grad_bias_vs_layer.png", plots.grad_vs_layer(

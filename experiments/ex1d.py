@@ -4,7 +4,6 @@ Command:  jexp run ex1d        (5 seeds × 2 activations × 3 depths × 10 epoch
 Setting:  as ex1b (SGD lr 0.01, batch 32, width 32), 10 epochs so the curves have a shape.
 Result:   artifacts/ex1d/: learning_curves.png, train_loss.png, untrained_gradients.png, results.md.
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,7 @@ def run(cfg: Config, ctx) -> None:
     runs = grid.run_grid(cfg, ctx, grad_stats=True)
     metrics = grid.metrics(runs)
     ctx.out.json("metrics.json", metrics)
-    ctx.out.text("results.md", results_md(cfg, json.loads(artifacts.dumps(metrics))))
+    ctx.out.text("results.md", results_md(cfg, artifacts.as_saved(metrics)))
     ctx.out.figure("learning_curves.png", plots.learning_curves(
         runs, "test_acc", "test accuracy per epoch (mean ± std over seeds)", "test accuracy"))
     ctx.out.figure("train_loss.png", plots.learning_curves(

@@ -7,7 +7,6 @@ Setting:  MLP 784-128-128-10 ReLU on full MNIST, plain SGD, batch 64, 5 epochs, 
           chance) "collapsed", typically all ReLUs dead; the sweep goes on either way.
 Result:   artifacts/lrsweep/: learning_curves.png, final_accuracy.png, results.md.
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +46,7 @@ def run(cfg: Config, ctx) -> None:
     runs = [{"learning_rate": float(lr), "seed": int(s), "status": status(hist, i),
              **{k: hist[k][i] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
             for i, (lr, s) in enumerate(zip(lrs, seeds))]
-    metrics = json.loads(artifacts.dumps({"runs": runs}))  # as metrics.json holds them (NaN: null)
+    metrics = artifacts.as_saved({"runs": runs})  # as metrics.json holds them (NaN: null)
     ctx.out.json("metrics.json", metrics)
     ctx.out.figure("learning_curves.png", plots.sweep_curves(runs))
     ctx.out.figure("final_accuracy.png", plots.sweep_final(runs))

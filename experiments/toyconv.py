@@ -5,7 +5,6 @@ Setting:  x ∈ U[−2.5, 2.5]⁴, 1000 training / 200 test points, 1 % multipli
           SGD (batch 10, lr 0.01, λ = 1e-3), 100 epochs, 3 seeds (model initialisation and order).
 Result:   artifacts/toyconv/: loss_curves.png, results.md (final test MSE, analysis).
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,10 +57,10 @@ def run(cfg: Config, ctx) -> None:
                 bar.update(1)
             runs[(target, model)] = {k: np.array([h[k] for h in hists]) for k in ("train", "test")}
     bar.close()
-    metrics = json.loads(artifacts.dumps(
+    metrics = artifacts.as_saved(
         {"W": data["W"], "variance_of_y": {t: float(np.var(data[t][3])) for t in toy.TARGETS},
          "runs": [{"target": t, "model": m, "train_mse": r["train"], "test_mse": r["test"]}
-                  for (t, m), r in runs.items()]}))
+                  for (t, m), r in runs.items()]})
     ctx.out.json("metrics.json", metrics)
     ctx.out.figure("loss_curves.png", plots.toy_curves(runs, toy.TARGETS, tuple(toy.MODELS)))
     ctx.out.text("results.md", results_md(cfg, metrics))

@@ -40,6 +40,11 @@ def dumps(obj) -> str:
     return json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n"
 
 
+def as_saved(obj):
+    """``obj`` as it reads back from its JSON file (lists, None for NaN): what results pages are made from."""
+    return json.loads(dumps(obj))
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

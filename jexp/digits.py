@@ -58,10 +58,15 @@ def otsu(x: np.ndarray) -> float:
     return (t + 0.5) / 255.0  # between two of the 256 levels, so float values split as their rounding does
 
 
+def _blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(label image, area of each blob 1…n) of the 8-connected blobs of ``mask``."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, stats[1:, cv2.CC_STAT_AREA]
+
+
 def _pieces(mask: np.ndarray) -> int:
     """Connected pieces of ``mask`` at least SPECK_FRACTION the size of its largest."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
+    areas = _blobs(mask)[1]
     return int((areas >= SPECK_FRACTION * areas.max()).sum()) if len(areas) else 0
 
 
@@ -135,10 +140,10 @@ def preprocess(image: np.ndarray, ink: str = "auto") -> np.ndarray:
 def drop_specks(x: np.ndarray, fraction: float = SPECK_FRACTION) -> np.ndarray:
     """Erase ink blobs smaller than ``fraction`` of the largest one (dust, paper texture, a stray
     dot), so they do not stretch the bounding box."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((x > INK_THRESHOLD).astype(np.uint8), connectivity=8)
+    labels, areas = _blobs(x > INK_THRESHOLD)
+    n = len(areas) + 1
     if n <= 2:
         return x
-    areas = stats[1:, cv2.CC_STAT_AREA]
     small = np.nonzero(areas < fraction * areas.max())[0] + 1
     if not len(small):
         return x

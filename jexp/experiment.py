@@ -118,6 +118,14 @@ def config_from_json(config_cls, values: dict):
     return config_cls(**{k: back(v, hints[k]) for k, v in values.items() if k in hints})
 
 
+def results_from(name: str, folder) -> str:
+    """The results page experiment ``name`` writes for the run saved in ``folder`` (its config.json
+    and metrics.json): regenerates a committed results.md."""
+    module, folder = load(name), Path(folder)
+    cfg = config_from_json(module.Config, json.loads((folder / "config.json").read_text())["config"])
+    return module.results_md(cfg, json.loads((folder / "metrics.json").read_text()))
+
+
 def config_hash(cfg) -> str:
     return hashlib.sha256(artifacts.dumps(cfg).encode()).hexdigest()[:12]
 

@@ -16,7 +16,8 @@ on; the loop ends when all are done or after ``max_rounds``.
 **Reference attacks.** ``linf_pgd`` is projected gradient descent under an L∞ budget (Madry et
 al. 2018) from a uniform random start, untargeted or targeted, with restarts; one step of it with
 step 1.25·ε is the "FGSM with random start" of Wong et al. (2020), used for fast adversarial
-training through ``fgsm_rs`` (an adversary for ``train.Trainer``).
+training through ``fgsm_rs``; several steps are PGD training (``linf_training``, an adversary
+for ``train.Trainer``).
 
 A classifier here is ``logits_fn(params, x) -> logits`` with x a batch (N, H, W, C); ``classifier``
 makes one from a ``nets.Sequential`` (a final softmax layer, as in Keras files, is dropped, so
@@ -191,11 +192,25 @@ def linf_steps(input_grad, key, x, eps, step_size, steps: int, lo: float = 0.0, 
     return jax.lax.fori_loop(0, steps, body, xa)
 
 
-def fgsm_rs(eps: float, alpha: float | None = None):
-    """FGSM with a random start (Wong et al. 2020), step ``alpha`` (default 1.25·eps): an
-    ``adversary`` for ``train.Trainer`` (adversarial training)."""
-    alpha = 1.25 * eps if alpha is None else alpha
-    return lambda input_grad, key, x: linf_steps(input_grad, key, x, eps, alpha, 1)
+def linf_training(eps: float, steps: int = 1, step_size: float | None = None, warmup: int = 0):
+    """An ``adversary`` for ``train.Trainer`` (adversarial training): ``steps`` signed-gradient
+    steps of ``step_size`` (default 2.5·eps/steps; 1.25·eps for one step) from a uniform random
+    start in the L∞ ball. One step is "FGSM with random start" (Wong et al. 2020), several are PGD
+    training (Madry et al. 2018). With ``warmup`` > 0 the budget (and the step with it) grows
+    linearly from eps/warmup at the first optimiser step to eps at step ``warmup`` − 1, then stays:
+    a small network trained at the full budget from the start can collapse to a constant output."""
+    if step_size is None:
+        step_size = (1.25 if steps == 1 else 2.5 / steps) * eps
+
+    def adversary(input_grad, key, x, step):
+        scale = jnp.minimum(1.0, (step + 1) / warmup) if warmup else 1.0
+        return linf_steps(input_grad, key, x, eps * scale, step_size * scale, steps)
+    return adversary
+
+
+def fgsm_rs(eps: float, alpha: float | None = None, warmup: int = 0):
+    """FGSM with a random start (Wong et al. 2020), step ``alpha`` (default 1.25·eps)."""
+    return linf_training(eps, 1, alpha, warmup)
 
 
 @partial(jax.jit, static_argnames=("logits_fn", "steps", "restarts", "targeted", "random_start"))

@@ -39,9 +39,22 @@ def _bench_adversarial(root: Path) -> str:
             line += (f", the sheet's Keras `fit` loop {b['keras_s_50']:.0f} s (Keras {b['keras']}, timed on "
                      f"{b['keras_generators_timed']} generators and scaled): **{b['speedup_vs_keras']:.0f}×**"
                      + (f" ({b['speedup_vs_keras_warm']:.0f}× compiled)" if "speedup_vs_keras_warm" in b else "")
-                     + f"; target ≥ 100×: {'reached' if b['speedup_vs_keras'] >= 100 else 'not reached'}")
+                     + f"; target ≥ 100×: {_verdict(b)}")
+            if "speedup_bound_vs_keras" in b:
+                line += (f". The classifier's work alone (its forward pass and input gradient on the 50 images, "
+                         f"rounds × attack steps times) takes {b['classifier_floor_s']:.1f} s here, so no "
+                         f"implementation can beat the Keras loop by more than {b['speedup_bound_vs_keras']:.0f}× "
+                         "on this machine")
         lines.append(line + ".")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _verdict(b: dict) -> str:
+    if b["speedup_vs_keras"] >= 100:
+        return "reached"
+    if b.get("speedup_vs_keras_warm", 0) >= 100:
+        return "reached once compiled, not with the compile time included"
+    return "not reached"
 
 
 def _bench_conv(root: Path) -> str:

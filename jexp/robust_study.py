@@ -1,5 +1,6 @@
-"""A robust model next to a standard one (sheet HW2 ex. 2D): train the robust model with FGSM
-adversarial training from a random start (Wong, Rice & Kolter 2020), evaluate both with strong PGD
+"""A robust model next to a standard one (sheet HW2 ex. 2D): train the robust model adversarially,
+with FGSM from a random start (Wong, Rice & Kolter 2020) or with PGD (Madry et al. 2018), the budget
+optionally warmed up over the first epochs; evaluate both with strong PGD
 and the gradient-masking checks of ``robustness``, attack both with the sheet's generators, and
 write the figures, metrics and results. The experiments `robust` (MNIST) and `robust_cifar` call
 ``run`` with their data and network."""
@@ -15,7 +16,8 @@ FIGURES = ("accuracy_vs_eps.png", "grid_robust.png", "perturbations_robust.png")
 
 
 def load_standard(path: str, input_shape, made_by: str):
-    """The standard model (logits_fn, variables) from a Keras file; missing → how to make it."""
+    """The standard model's network and (logits_fn, variables) from a Keras file; missing → how to
+    make it."""
     p = Path(path)
     if not p.exists():
         raise data.DataError(f"standard model {p} not found: run `{made_by}` first, or pass --standard=PATH.h5")
@@ -25,14 +27,18 @@ def load_standard(path: str, input_shape, made_by: str):
         raise data.DataError(str(e)) from None
     if tuple(net.input_shape) != tuple(input_shape):
         raise data.DataError(f"{p}: the model takes inputs of shape {net.input_shape}, not {tuple(input_shape)}")
-    return adversarial.classifier(net, params, state)
+    return net, adversarial.classifier(net, params, state)
+
+
+def _method(steps: int) -> str:
+    return "FGSM-RS" if steps == 1 else f"PGD-{steps}"
 
 
 def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augment=None, data_note: str = "",
         reference: tuple[str, float] | None = None) -> None:
     """The whole study; ``cfg`` has the fields of the two experiments' configs."""
     key = jax.random.key(cfg.seed)
-    standard = load_standard(cfg.standard, net.input_shape, made_by)
+    standard_net, standard = load_standard(cfg.standard, net.input_shape, made_by)
     tr = data.subset(ds.train, cfg.train_size or None)
     d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
     check_f, _ = adversarial.classifier(net, *nets.init(net, key))  # one function: one compiled PGD program
@@ -42,9 +48,11 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
         v = adversarial.classifier(net, p, s)[1]
         return float(robustness.pgd_survivors(check_f, v, check_x, check_y, jax.random.fold_in(key, 5), cfg.eps,
                                               steps=cfg.select_steps)[-1].mean())
+    adversary = adversarial.linf_training(cfg.eps, cfg.train_steps, cfg.alpha,
+                                          warmup=cfg.warmup_epochs * (len(tr.y) // cfg.batch_size))
     params, state, history = train.fit_net(
         net, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        augment=augment, adversary=adversarial.fgsm_rs(cfg.eps, cfg.alpha), ckpt_dir=ctx.checkpoints("robust"),
+        augment=augment, adversary=adversary, ckpt_dir=ctx.checkpoints("robust"),
         progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"),
         keep_best=pgd_check if cfg.select_size else None)
     keras_h5.save(ctx.out.path("robust.h5"), net, params, state)
@@ -57,13 +65,16 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
     bar = ctx.progress(10, f"{ctx.name}/evaluation")
     metrics = {"data": {"train_size": int(len(tr.y)), "test_size": int(len(ds.test.y)), "eval_size": int(len(ey)),
                         "note": data_note},
-               "training": {"method": "FGSM-RS", "eps": cfg.eps, "alpha": cfg.alpha, "epochs": cfg.epochs,
+               "training": {"method": _method(cfg.train_steps), "steps": cfg.train_steps, "eps": cfg.eps,
+                            "alpha": cfg.alpha, "warmup_epochs": cfg.warmup_epochs, "epochs": cfg.epochs,
                             "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc")},
                             "selection": None if "select_score" not in history else {
                                 "size": int(len(check_y)), "steps": cfg.select_steps,
                                 "scores": history["select_score"].tolist(),
                                 "epoch": int(history["selected_epoch"])}},
                "params": nets.count_params(params), "models": {},
+               "standard_net": {"params": nets.count_params(standard[1][0]),
+                                "same_as_robust": adversarial.without_softmax(standard_net) == net},
                "reference": None if reference is None else {"source": reference[0], "pgd": reference[1]}}
     for i, (name, (f, v)) in enumerate(models.items()):
         other = models["robust" if name == "standard" else "standard"]
@@ -112,9 +123,8 @@ def results_md(cfg, name: str, m: dict) -> str:
     text = (f"# {name}: standard vs adversarially trained model (seed {cfg.seed})\n\n"
             f"Data: {m['data']['train_size']:,} training images, {m['data']['test_size']:,} test images"
             f"{'; ' + m['data']['note'] if m['data']['note'] else ''}. Standard model: `{cfg.standard}`. "
-            f"Robust model: the same network ({m['params']:,} parameters), {cfg.epochs} epochs of FGSM adversarial "
-            f"training from a random start (Wong et al. 2020: uniform start in the ε-ball, one signed-gradient "
-            f"step of α = {cfg.alpha:.3g}, projected), ε = {eps}.{_selection(m['training'].get('selection'), cfg)}\n\n"
+            f"Robust model: {_network(m)}, {cfg.epochs} epochs of {_training(m['training'], eps)}."
+            f"{_selection(m['training'].get('selection'), cfg)}\n\n"
             f"Accuracy on the first {m['data']['eval_size']:,} test images under L∞ attacks at ε = {eps} "
             f"(PGD: {cfg.pgd_steps} steps × {cfg.restarts} random restarts; an image counts as robust only if "
             f"every restart fails; transfer: PGD examples made on the other model):\n\n"
@@ -126,13 +136,19 @@ def results_md(cfg, name: str, m: dict) -> str:
              f"{100 * (st['test_acc'] - ro['test_acc']):.1f} points on the whole test set.")
     if m["reference"]:
         ref_name, ref = m["reference"]["source"], m["reference"]["pgd"]
-        text += (f" For reference, {ref_name} report {100 * ref:.0f} %; this model is "
-                 f"{abs(100 * (ro['pgd'] - ref)):.1f} points {'above' if ro['pgd'] >= ref else 'below'} that.")
+        n = m["data"]["eval_size"]
+        half = 1.96 * np.sqrt(ro["pgd"] * (1 - ro["pgd"]) / n)  # normal approximation to the binomial
+        text += (f" For reference, {ref_name} report {100 * ref:.3g} %; this model is "
+                 f"{abs(100 * (ro['pgd'] - ref)):.1f} points {'above' if ro['pgd'] >= ref else 'below'} that, "
+                 f"{'outside' if abs(ro['pgd'] - ref) > half else 'within'} the 95 % interval of a figure measured "
+                 f"on {n:,} images (±{100 * half:.1f} points).")
     if ro["fgsm"] - ro["pgd"] > 0.2:
-        text += (f" The robust model resists FGSM ({_p(ro['fgsm'])} %) but not PGD ({_p(ro['pgd'])} %): it learned to "
-                 "defeat the single step it was trained on, not the ε-ball. This is the catastrophic overfitting "
-                 "of FGSM training that Wong et al. (2020) describe; the remedies are a smaller step α, early "
-                 "stopping on a PGD check during training, or PGD training.")
+        text += f" The robust model resists FGSM ({_p(ro['fgsm'])} %) but not PGD ({_p(ro['pgd'])} %)"
+        text += (": it learned to defeat the single step it was trained on, not the ε-ball. This is the catastrophic "
+                 "overfitting of FGSM training that Wong et al. (2020) describe; the remedies are a smaller step α, "
+                 "early stopping on a PGD check during training, or PGD training."
+                 if m["training"].get("steps", 1) == 1 else
+                 f", although it was trained on {m['training']['steps']}-step PGD examples.")
     text += "\n\n## Is the robustness real? Gradient-masking checks on the robust model\n\n"
     checks = ro["checks"]
     text += artifacts.md_table(["check", "passed", "figures"],
@@ -162,6 +178,23 @@ def results_md(cfg, name: str, m: dict) -> str:
                  f"{'further' if gr['median_l2'] > gs['median_l2'] else 'less far'} (median L2 "
                  f"{gr['median_l2']:.2f} vs {gs['median_l2']:.2f})")
     return text + ".\n"
+
+
+def _network(m: dict) -> str:
+    std = m.get("standard_net")
+    if std is None or std["same_as_robust"]:
+        return f"the same network ({m['params']:,} parameters)"
+    return f"a different network from the standard model's ({m['params']:,} parameters against {std['params']:,})"
+
+
+def _training(t: dict, eps: str) -> str:
+    warm = (f", the budget growing linearly from 0 to ε over the first {t['warmup_epochs']} epoch{'s' if t['warmup_epochs'] > 1 else ''}"
+            if t.get("warmup_epochs") else "")
+    if t.get("steps", 1) == 1:
+        return (f"FGSM adversarial training from a random start (Wong et al. 2020: uniform start in the ε-ball, one "
+                f"signed-gradient step of α = {t['alpha']:.3g}, projected), ε = {eps}{warm}")
+    return (f"PGD adversarial training (Madry et al. 2018: from a uniform random start in the ε-ball, "
+            f"{t['steps']} signed-gradient steps of α = {t['alpha']:.3g}, each projected), ε = {eps}{warm}")
 
 
 def _fmt(v, spec=".2f") -> str:

@@ -31,6 +31,7 @@ class RunState(struct.PyTreeNode):
     variant: jax.Array   # int32 handed to apply_fn, e.g. which activation
     diverged: jax.Array  # bool: a loss or parameter became NaN/inf
     model_state: Any = struct.field(default_factory=dict)  # e.g. BatchNorm's moving statistics
+    step: jax.Array = 0  # int32: optimiser steps taken so far (e.g. for an adversary's ε warm-up)
 
 
 class Data(NamedTuple):
@@ -68,9 +69,10 @@ class Trainer:
     ``nets.forward_fn``). ``augment(key, x) -> x`` transforms each training minibatch on device.
     The objective is softmax cross-entropy and the metric ("acc") accuracy, unless ``loss_fn`` /
     ``metric_fn`` (outputs, x, y) -> per-example values say otherwise (e.g. an autoencoder's MSE).
-    ``adversary(input_grad, key, x) -> x`` replaces each (augmented) minibatch by adversarial
+    ``adversary(input_grad, key, x, step) -> x`` replaces each (augmented) minibatch by adversarial
     examples before the step (adversarial training); ``input_grad(x)`` is the gradient of the
-    minibatch's summed loss with respect to x, under the step's own params, mode and dropout.
+    minibatch's summed loss with respect to x, under the step's own params, mode and dropout, and
+    ``step`` the number of optimiser steps already taken (for a warm-up of the budget).
     """
     apply_fn: Callable | None = None
     tx: optax.GradientTransformation | None = None
@@ -112,7 +114,7 @@ class Trainer:
         if hparams:
             opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, **hparams})
         return RunState(params, opt_state, k_train, jnp.asarray(variant, jnp.int32), jnp.asarray(False),
-                        model_state)
+                        model_state, jnp.zeros((), jnp.int32))
 
     def step(self, params, opt_state, x, y, variant, model_state=None, key=None):
         grad_fn = jax.value_and_grad(self.loss, has_aux=True)
@@ -145,7 +147,7 @@ class Trainer:
                 k_adv = jax.random.fold_in(jax.random.fold_in(k_perm, i), 0xAD7)
                 input_grad = jax.grad(lambda xa: self.example_loss(
                     self.forward(params, model_state, xa, state.variant, k_step)[0], xa, y).sum())
-                x = jax.lax.stop_gradient(self.adversary(input_grad, k_adv, x))
+                x = jax.lax.stop_gradient(self.adversary(input_grad, k_adv, x, state.step + i))
             params, opt_state, model_state, loss, acc = self.step(
                 params, opt_state, x, y, state.variant, model_state, k_step)
             return params, opt_state, model_state, loss_sum + loss, acc_sum + acc
@@ -157,7 +159,8 @@ class Trainer:
         for leaf in jax.tree.leaves(params):
             finite &= jnp.all(jnp.isfinite(leaf))
         state = state.replace(params=params, opt_state=opt_state, model_state=model_state,
-                              diverged=state.diverged | ~finite, key=jnp.where(steps > 0, key, state.key))
+                              diverged=state.diverged | ~finite, key=jnp.where(steps > 0, key, state.key),
+                              step=state.step + steps)
         return state, {"train_loss": loss_sum / steps, "train_acc": acc_sum / steps, **self.probe(state, data)}
 
     def steps_per_epoch(self, data: Data) -> int:

@@ -148,7 +148,7 @@ def test_adversarial_training_uses_the_adversary(fake_data_dir):
     d = train.make_data(ds.train, ds.test, jax.random.key(0))
     calls = []
 
-    def adversary(input_grad, key, x):
+    def adversary(input_grad, key, x, step):
         calls.append(x.shape)
         g = input_grad(x)
         assert g.shape == x.shape
@@ -159,6 +159,37 @@ def test_adversarial_training_uses_the_adversary(fake_data_dir):
     assert calls and robust["train_loss"][-1] > clean["train_loss"][-1]
     _, _, fgsm = train.fit_net(TINY, d, 1, batch_size=32, adversary=adv.fgsm_rs(0.3))
     assert np.isfinite(fgsm["train_loss"][-1])
+
+
+def test_linf_training_warms_the_budget_up_and_defaults_its_step():
+    x = jnp.full((64, 4), 0.5)
+    grad = lambda xa: jnp.ones_like(xa)  # every step pushes every pixel up
+    key = jax.random.key(3)
+    pgd = adv.linf_training(0.2, steps=4, warmup=10)
+    for step, eps in ((0, 0.02), (4, 0.1), (9, 0.2), (500, 0.2)):
+        xa = pgd(grad, key, x, jnp.int32(step))
+        # four steps of 2.5·eps/4 from anywhere in the ball end on its upper face
+        np.testing.assert_allclose(np.asarray(xa), 0.5 + eps, rtol=0, atol=1e-6)
+    same = adv.linf_steps(grad, key, x, 0.1, 0.125 * 0.5, 4)
+    assert jnp.array_equal(pgd(grad, key, x, jnp.int32(4)), same)  # the step shrinks with the budget
+    fgsm = adv.fgsm_rs(0.2)  # no warm-up: the same at every step; one step of 1.25·eps
+    assert jnp.array_equal(fgsm(grad, key, x, jnp.int32(0)), adv.linf_steps(grad, key, x, 0.2, 0.25, 1))
+    assert jnp.array_equal(fgsm(grad, key, x, jnp.int32(0)), fgsm(grad, key, x, jnp.int32(99)))
+
+
+def test_the_adversary_sees_the_global_step(fake_data_dir):
+    """A warm-up over more steps than the training has keeps every example closer than eps."""
+    from jexp import data
+    ds = data.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    per_epoch = len(ds.train.y) // 32
+    seen = []
+
+    def recorder(input_grad, key, x, step):  # the adversary runs traced: record through a callback
+        jax.debug.callback(lambda s: seen.append(int(s)), step, ordered=True)
+        return x
+    train.fit_net(TINY, d, 2, batch_size=32, adversary=recorder)
+    assert seen == list(range(2 * per_epoch))
 
 
 def write_digit_models(folder):

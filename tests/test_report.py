@@ -78,3 +78,18 @@ def test_committed_results_are_regenerated_byte_for_byte_from_metrics(name):
     if not (folder / "results.md").exists():
         pytest.skip(f"{name} has no committed full run")
     assert experiment.results_from(name, folder) == (folder / "results.md").read_text()
+
+
+def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figures(tmp_path):
+    bench = {"machine": "cpu", "model": "m.h5", "rounds": 20, "generators": 50, "vmapped_s": 20.0, "vmapped_warm_s": 4.0,
+             "sequential_s": 40.0, "speedup_vs_sequential": 2.0, "keras": "3", "keras_generators_timed": 2,
+             "keras_s_50": 1000.0, "speedup_vs_keras": 50.0, "speedup_vs_keras_warm": 250.0,
+             "classifier_floor_s": 2.5, "speedup_bound_vs_keras": 400.0}
+    (tmp_path / "bench").mkdir()
+    path = tmp_path / "bench" / "adversarial.json"
+    for changes, verdict in (({}, "reached once compiled, not with the compile time included"),
+                             ({"speedup_vs_keras_warm": 90.0}, "not reached"), ({"speedup_vs_keras": 120.0}, "reached")):
+        path.write_text(json.dumps({**bench, **changes}))
+        line = report._bench_adversarial(tmp_path)
+        assert f"target ≥ 100×: {verdict}." in line
+        assert "takes 2.5 s here" in line and "more than 400× on this machine" in line

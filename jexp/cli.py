@@ -6,6 +6,7 @@
   jexp report                                 regenerate the README results from artifacts/
   jexp predict-digit IMAGE… [--model PATH] [--ink auto|high|low]
   jexp eval-digits --npz FILE [--model PATH] [--out DIR]
+  jexp camera [--source 0|VIDEO|URL] [--model PATH] [--show] [--record OUT.mp4] [--max-frames N]
 
 Exit codes: 0 done, 1 bad or missing data or files (or, for ``run all``, any experiment failed),
 2 bad command-line input; every error is one line on stderr.
@@ -76,6 +77,19 @@ def parser() -> Parser:
     ev.add_argument("--npz", metavar="FILE", required=True, help="the labelled set")
     ev.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
     ev.add_argument("--out", metavar="DIR", default="artifacts", help="results go to DIR/eval_digits/")
+    cam = sub.add_parser("camera", help="the emotion of every face in a camera or video, in real time",
+                         description="Find the faces in every frame of a camera, video file or stream (OpenCV's "
+                                     "Haar cascade), classify each one's emotion and print it with the frame rate. "
+                                     "Ctrl-C (or q / Esc in the --show window) stops with a summary.")
+    cam.add_argument("--source", default="0", help="camera index, video file or stream URL (default: 0)")
+    cam.add_argument("--model", metavar="PATH", default="artifacts/emotion/emotion.h5",
+                     help="a Keras .h5 with 48×48×1 inputs (default: artifacts/emotion/emotion.h5)")
+    cam.add_argument("--show", action="store_true", help="draw boxes and labels in a window")
+    cam.add_argument("--record", metavar="OUT.mp4", help="write the annotated video")
+    cam.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0: never)")
+    cam.add_argument("--smooth", type=float, default=0.6, metavar="W",
+                     help="weight of the past in each face's running average of probabilities (0: none)")
+    cam.add_argument("--max-faces", type=int, default=4, metavar="K", help="faces classified per frame, largest first")
     return top
 
 
@@ -109,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         args, extras = top.parse_known_args(argv)
         if args.command is None:
-            raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits")
+            raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits, "
+                             "camera")
         if args.command == "run":
             return _run(argv[1:], args, extras, top)
         _unknown(extras, f"jexp {args.command}")
@@ -123,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             from jexp import report
             print(f"updated {report.update_readme()}")
             return 0
+        if args.command == "camera":
+            return _camera(args)
         from jexp import digit_commands
         if args.command == "predict-digit":
             return digit_commands.predict_digit(args.images, args.model, args.ink)
@@ -135,6 +152,19 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(e), 1)
     except KeyboardInterrupt:
         return _error("interrupted; run the same command again to resume from the last epoch", 130)
+
+
+def _camera(args) -> int:
+    from jexp import camera
+    if args.max_frames < 0 or args.max_faces < 1 or not 0 <= args.smooth < 1:
+        raise UsageError("--max-frames must be ≥ 0, --max-faces ≥ 1 and --smooth in [0, 1)")
+    try:
+        s = camera.run(args.source, args.model, show=args.show, record=args.record, max_frames=args.max_frames,
+                       smooth=args.smooth, max_faces=args.max_faces)
+    except camera.CameraError as e:
+        return _error(str(e), 1)
+    print(f"summary: {s.line()}")
+    return 1 if s.stopped_by.startswith("the source sent nothing") else 0
 
 
 def _run(rest: list[str], args, extras: list[str], top) -> int:

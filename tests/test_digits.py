@@ -201,7 +201,12 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     assert cli.main(args[:-1] + [f"--out={again}", f"--models_from={tmp_path / 'earlier'}"]) == 0, capsys.readouterr().err
     reused = json.loads((again / "digits" / "quick" / "metrics.json").read_text())
     for name in ("mlp", "digits"):
-        assert reused[name]["sets"] == metrics[name]["sets"] and reused[name]["history"] == metrics[name]["history"]
+        old, new = metrics[name]["history"], reused[name]["history"]
+        assert reused[name]["sets"] == metrics[name]["sets"] and {k: v for k, v in new.items() if k != "test_acc"} \
+            == {k: v for k, v in old.items() if k != "test_acc"} and new["test_acc"][:-1] == old["test_acc"][:-1]
+        # the last test accuracy is measured again, by another program: the same count of correct
+        # digits, but the float32 ratio may be rounded differently (one unit in the last place)
+        assert new["test_acc"][-1] == pytest.approx(old["test_acc"][-1], rel=2 ** -22, abs=0)
         assert "trained_by" in reused[name]
         a, b = keras_h5.load(folder / f"{name}.h5"), keras_h5.load(again / "digits" / "quick" / f"{name}.h5")
         assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a[1:]), jax.tree.leaves(b[1:])))

@@ -39,3 +39,12 @@ def test_runs_on_synthetic_data(fake_data_dir, tmp_path, capsys, name, extra):
     if name == "lrsweep":  # a learning rate of 1e6 fails without stopping the sweep
         runs = json.loads(metrics)["runs"]
         assert [r["status"] for r in runs][0] == "ok" and runs[1]["status"] in ("diverged", "collapsed")
+        ok = runs[0]["test_acc"]
+        assert ok[-1] > ok[0] + 0.2  # the working rate learns: accuracy well above the untrained model's
+    if name == "toyconv":  # y = Σ(Wx) is linear: the linear model fits it, the ReLU/max-pool convnet cannot
+        m = json.loads(metrics)
+        final = {(r["target"], r["model"]): r["test_mse"][0][-1] for r in m["runs"]}  # seed 0, last epoch
+        assert final["sum", "linear"] < 0.01 * m["variance_of_y"]["sum"] < final["sum", "convnet"]
+        assert final["max", "convnet"] < final["max", "linear"]  # and the max is the convnet's
+        text = (folder / "results.md").read_text()
+        assert "**sum**: linear is better" in text and "**max**: convnet is better" in text

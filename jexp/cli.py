@@ -90,6 +90,8 @@ def parser() -> Parser:
     cam.add_argument("--smooth", type=float, default=0.6, metavar="W",
                      help="weight of the past in each face's running average of probabilities (0: none)")
     cam.add_argument("--max-faces", type=int, default=4, metavar="K", help="faces classified per frame, largest first")
+    cam.add_argument("--detect-scale", type=float, default=0.7, metavar="S",
+                     help="find faces on the frame scaled by S (faster; 1: full size; default: 0.7)")
     return top
 
 
@@ -156,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _camera(args) -> int:
     from jexp import camera
-    if args.max_frames < 0 or args.max_faces < 1 or not 0 <= args.smooth < 1:
-        raise UsageError("--max-frames must be ≥ 0, --max-faces ≥ 1 and --smooth in [0, 1)")
+    if args.max_frames < 0 or args.max_faces < 1 or not 0 <= args.smooth < 1 or not 0 < args.detect_scale <= 1:
+        raise UsageError("--max-frames must be ≥ 0, --max-faces ≥ 1, --smooth in [0, 1) and --detect-scale in (0, 1]")
     try:
         s = camera.run(args.source, args.model, show=args.show, record=args.record, max_frames=args.max_frames,
-                       smooth=args.smooth, max_faces=args.max_faces)
+                       smooth=args.smooth, max_faces=args.max_faces, detect_scale=args.detect_scale)
     except camera.CameraError as e:
         return _error(str(e), 1)
     print(f"summary: {s.line()}")

@@ -136,3 +136,53 @@ def test_camera_errors_are_one_line_and_exit_1(model, tmp_path, capsys, monkeypa
 
 def test_the_haar_cascade_loads_and_finds_no_face_in_a_blank_frame():
     assert camera.face_detector()(np.full((240, 320), 128, np.uint8)).shape == (0, 4)
+
+
+def test_composed_face_videos_keep_the_truth_and_score_counts_matches(model, tmp_path):
+    from jexp import facevideo
+    rng = np.random.default_rng(0)
+    faces, labels = rng.integers(0, 256, (10, 48, 48), dtype=np.uint8), np.arange(10) % 7
+    frames, truth = facevideo.compose(faces, labels, 8, seed=3, size=(240, 320), side=(50, 90))
+    again, truth2 = facevideo.compose(faces, labels, 8, seed=3, size=(240, 320), side=(50, 90))
+    assert np.array_equal(frames, again) and truth == truth2 and frames.shape == (8, 240, 320, 3)
+    assert any(len(t) == 0 for t in truth) and max(len(t) for t in truth) >= 2
+    k = 0
+    for f, t in zip(frames, truth):  # the faces in order, each scaled up into its box, with its label
+        for (x, y, w, h), label in t:
+            assert 0 <= x and x + w <= 320 and 0 <= y and y + h <= 240 and w == h and label == labels[k % 10]
+            np.testing.assert_array_equal(f[y:y + h, x:x + w, 0],
+                                          cv2.resize(faces[k % 10], (w, h), interpolation=cv2.INTER_CUBIC))
+            k += 1
+    # the camera on that video, with a detector that returns the true boxes: every face found
+    video = tmp_path / "faces.mp4"
+    facevideo.write(video, frames)
+    boxes = iter([np.array([b for b, _ in t], np.int32).reshape(-1, 4) for t in truth])
+    s = camera.run(str(video), model, detect=lambda grey: next(boxes), echo=lambda line: None, smooth=0.0)
+    r = facevideo.score(truth, s.detections)
+    assert r["found"] == r["faces"] == sum(map(len, truth)) and r["spurious"] == 0
+    # scoring: a box moved by 60 % of its width (IoU 0.25) is missed; a wrong label is found, not correct
+    (x, y, w, h), label = next(t[0] for t in truth if t)
+    frame_truth = [[((x, y, w, h), label)]]
+    assert facevideo.score(frame_truth, [[((x + int(0.6 * w) + 1, y, w, h), label, 0.9)]])["found"] == 0
+    r = facevideo.score(frame_truth, [[((x + 2, y, w, h), (label + 1) % 7, 0.9), ((0, 0, 5, 5), 0, 0.5)]])
+    assert (r["found"], r["correct"], r["spurious"], r["accuracy_all"]) == (1, 0, 1, 0.0)
+
+
+def test_faces_found_on_a_scaled_frame_come_back_in_frame_pixels(monkeypatch):
+    class FakeCascade:
+        def __init__(self, path):
+            pass
+
+        def empty(self):
+            return False
+
+        def detectMultiScale(self, small, **kw):
+            FakeCascade.shape, FakeCascade.min_size = small.shape, kw["minSize"]
+            return np.array([[10, 20, 30, 30], [100, 60, 50, 50], [300, 200, 40, 40]])  # small-frame pixels
+    monkeypatch.setattr(cv2, "CascadeClassifier", FakeCascade)
+    boxes = camera.face_detector(min_size=40, scale=0.5)(np.zeros((480, 640), np.uint8))
+    assert FakeCascade.shape == (240, 320) and FakeCascade.min_size == (20, 20)
+    # largest first, scaled by 2, the one reaching past the frame's edge cut at it
+    np.testing.assert_array_equal(boxes, [[200, 120, 100, 100], [20, 40, 60, 60], [600, 400, 40, 80]])
+    with pytest.raises(camera.CameraError, match="scale"):
+        camera.face_detector(scale=1.5)

@@ -1,0 +1,81 @@
+"""Videos of known faces, to check ``jexp camera`` end to end rather than on pre-cropped faces:
+48×48 faces (e.g. FER2013 test images) scaled up and placed at random sizes and positions in
+larger frames on a textured background, several per frame and some frames with none, with the
+true box and label of every face kept; ``score`` matches the camera's detections to them.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def compose(faces: np.ndarray, labels: np.ndarray, n_frames: int, *, seed: int = 0, size=(480, 640),
+            per_frame=(0, 3), side=(72, 180)):
+    """(frames uint8 (n, H, W, 3) BGR, truth) with truth[f] = [((x, y, w, h), label), …]. Each frame
+    gets between per_frame[0] and per_frame[1] faces (not overlapping), each a square of a random
+    side in ``side``, drawn in order from ``faces`` (cycling)."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames, truth, k = [], [], 0
+    for _ in range(n_frames):
+        base = 90 + 60 * np.sin(xx / rng.uniform(40, 120) + rng.uniform(0, 6)) * np.cos(yy / rng.uniform(40, 120))
+        frame = np.clip(base + rng.normal(0, 8, (h, w)), 0, 255).astype(np.uint8)
+        boxes = []
+        for _ in range(rng.integers(per_frame[0], per_frame[1] + 1)):
+            s = int(rng.integers(side[0], side[1] + 1))
+            for _try in range(20):  # a free spot
+                x, y = int(rng.integers(0, w - s)), int(rng.integers(0, h - s))
+                if all(x + s <= bx or bx + bs <= x or y + s <= by or by + bs <= y for (bx, by, bs, _), _l in boxes):
+                    frame[y:y + s, x:x + s] = cv2.resize(faces[k % len(faces)], (s, s), interpolation=cv2.INTER_CUBIC)
+                    boxes.append(((x, y, s, s), int(labels[k % len(faces)])))
+                    k += 1
+                    break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        truth.append(boxes)
+    return np.stack(frames), truth
+
+
+def write(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) -> None:
+    """Frames (n, H, W, 3) uint8 BGR as an mp4 video."""
+    import cv2
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frames.shape[2], frames.shape[1]))
+    if not out.isOpened():
+        raise OSError(f"cannot write video {path}")
+    for f in frames:
+        out.write(f)
+    out.release()
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter) if inter else 0.0
+
+
+def score(truth, detections, min_iou: float = 0.3) -> dict:
+    """Match each frame's detections [(box, class, confidence)] to its true faces (greedy, best IoU
+    first, IoU ≥ ``min_iou``). Returns counts and rates: how many true faces were found
+    (detection rate), how many detections match no face, and emotion accuracy on the found faces
+    and on all true faces (a missed face counts as wrong)."""
+    faces = found = correct = spurious = 0
+    for true, det in zip(truth, detections):
+        pairs = sorted(((iou(t[0], d[0]), i, j) for i, t in enumerate(true) for j, d in enumerate(det)), reverse=True)
+        used_t, used_d = set(), set()
+        for v, i, j in pairs:
+            if v >= min_iou and i not in used_t and j not in used_d:
+                used_t.add(i)
+                used_d.add(j)
+                correct += int(det[j][1] == true[i][1])
+        faces += len(true)
+        found += len(used_t)
+        spurious += len(det) - len(used_d)
+    return {"faces": faces, "found": found, "correct": correct, "spurious": spurious,
+            "detection_rate": found / faces if faces else float("nan"),
+            "accuracy_found": correct / found if found else float("nan"),
+            "accuracy_all": correct / faces if faces else float("nan")}

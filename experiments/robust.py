@@ -12,7 +12,7 @@ Setting:  nets.MNIST_STRIDED (Wong et al.'s MNIST network at twice the width, no
           other model, PGD accuracy against ε; then the generator attack (as `adversarial`) on 5 digits.
 Result:   artifacts/robust/: robust.h5, accuracy_vs_eps.png, grid_{standard,robust}.png,
           perturbations_{standard,robust}.png, learning_curves.png, metrics.json, results.md.
-          Measured (seed 0, 24 min on a 2-core Intel Xeon): the PGD-10 check on 512 training digits climbs
+          Measured (seed 0, 24 min on a 2-core AMD EPYC): the PGD-10 check on 512 training digits climbs
           to 92 % once the warm-up ends (epoch 4) and 96-97 % after; epoch 14 is kept. Clean accuracy
           99.6 % (standard CNN) → 99.1 %; PGD-100×20 at 0.3: 0.0 % → 91.3 % (Madry et al.: 89.3 %);
           every gradient-masking check passes, and at ε = 0.4 the model is broken (0 %); the generators

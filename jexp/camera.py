@@ -154,7 +154,7 @@ class Smoother:
     """Per-face exponential moving average of the probabilities across frames: a face takes the
     track of the previous frame's nearest face whose centre is within half its width."""
     weight: float = 0.6  # on the past; 0: no smoothing
-    tracks: list = field(default_factory=list)  # [(centre, width, probs)]
+    tracks: list = field(default_factory=list)  # [(centre, probs)]
 
     def __call__(self, boxes: np.ndarray, probs: np.ndarray) -> np.ndarray:
         out, new, free = probs.copy(), [], list(range(len(self.tracks)))
@@ -165,8 +165,8 @@ class Smoother:
             if self.weight and near:
                 _, t = min(near)
                 free.remove(t)
-                out[i] = self.weight * self.tracks[t][2] + (1 - self.weight) * probs[i]
-            new.append((c, w, out[i]))
+                out[i] = self.weight * self.tracks[t][1] + (1 - self.weight) * probs[i]
+            new.append((c, out[i]))
         self.tracks = new
         return out
 
@@ -190,6 +190,7 @@ class Summary:
     seconds: float = 0.0
     stage_s: dict = field(default_factory=lambda: {"detect": 0.0, "preprocess": 0.0, "classify": 0.0})
     stopped_by: str = "end of video"
+    source_lost: bool = False  # a live source went silent
     detections: list = field(default_factory=list)  # per frame: [(box, class index, confidence)]
 
     def line(self) -> str:
@@ -223,14 +224,16 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
             if live:
                 frame = reader.get(timeout)
                 if frame is None:
-                    s.stopped_by = f"the source sent nothing for {timeout:g} s (disconnected?)"
+                    s.stopped_by, s.source_lost = f"the source sent nothing for {timeout:g} s (disconnected?)", True
                     break
             else:
                 ok, frame = cap.read()
                 if not ok:
                     break
             t0 = time.perf_counter()
-            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+            if frame.ndim == 2:  # a grey source: drawn on, recorded and shown in colour like the others
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             boxes = detect(grey)[:max_faces]
             t1 = time.perf_counter()
             batch = crop_faces(grey, boxes, max_faces)
@@ -248,8 +251,7 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
             echo(f"frame {s.frames}: {len(boxes)} face{'' if len(boxes) == 1 else 's'}"
                  f"{': ' + faces if faces else ''} | {fps:.1f} fps")
             if show or record:
-                annotate(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), boxes,
-                         [classes[c] for c in best], [q[c] for c, q in zip(best, p)])
+                annotate(frame, boxes, [classes[c] for c in best], [q[c] for c, q in zip(best, p)])
             if record:
                 if writer is None:
                     writer = cv2.VideoWriter(record, cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS) or 25,

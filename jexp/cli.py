@@ -166,7 +166,7 @@ def _camera(args) -> int:
     except camera.CameraError as e:
         return _error(str(e), 1)
     print(f"summary: {s.line()}")
-    return 1 if s.stopped_by.startswith("the source sent nothing") else 0
+    return 1 if s.source_lost else 0
 
 
 def _run(rest: list[str], args, extras: list[str], top) -> int:

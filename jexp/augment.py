@@ -133,3 +133,42 @@ class CropFlip:
         crop = jax.vmap(lambda im, i, j: jax.lax.dynamic_slice(im, (i, j, 0), (h, w, im.shape[-1])))(xp, dy, dx)
         flip = jax.random.uniform(k3, (b, 1, 1, 1)) < 0.5
         return jnp.where(flip, crop[:, :, ::-1], crop)
+
+
+@dataclass(frozen=True)
+class FaceAugment:
+    """Augmentation of grey faces (FER2013, 48×48): one random affine map per image (rotation,
+    zoom, shift, horizontal flip) sampled bilinearly with the edge pixels repeated, cropped to
+    ``size``×``size`` around the shifted centre, then brightness (added) and contrast (scaled about
+    the image's mean). ``FaceAugment()(key, x)`` maps (B, H, W, 1) in [0, 1] to (B, size, size, 1);
+    ``size`` = 0 keeps H×W. Training on crops smaller than the image and classifying the whole
+    image works for networks that end in global average pooling (the face keeps its scale)."""
+    size: int = 40
+    rotate_deg: float = 10.0
+    zoom: tuple = (0.9, 1.1)
+    shift: float = 4.0          # pixels, each axis
+    flip: bool = True
+    brightness: float = 0.15    # added, uniform in ±
+    contrast: tuple = (0.7, 1.3)
+
+    def __call__(self, key, x):
+        b, h, w, _ = x.shape
+        size = self.size or h
+        k = jax.random.split(key, 7)
+        theta = jnp.deg2rad(jax.random.uniform(k[0], (b,), minval=-self.rotate_deg, maxval=self.rotate_deg))
+        zoom = jax.random.uniform(k[1], (b,), minval=self.zoom[0], maxval=self.zoom[1])
+        shift = jax.random.uniform(k[2], (b, 2), minval=-self.shift, maxval=self.shift)
+        mirror = jnp.where(self.flip & (jax.random.uniform(k[3], (b,)) < 0.5), -1.0, 1.0)
+        cos, sin = jnp.cos(theta) / zoom, jnp.sin(theta) / zoom
+        # output pixel offset (u, v) from the crop's centre -> source offset: inverse rotation and zoom,
+        # the column mirrored first for a flip
+        inv = jnp.stack([jnp.stack([cos, sin * mirror], -1), jnp.stack([-sin, cos * mirror], -1)], -2)
+        off = jnp.arange(size) - (size - 1) / 2
+        grid = jnp.stack(jnp.meshgrid(off, off, indexing="ij"), -1)                  # (size, size, 2)
+        src = jnp.einsum("bij,hwj->bhwi", inv, grid) + shift[:, None, None, :] + jnp.array([(h - 1) / 2, (w - 1) / 2])
+        sample = lambda img, c: map_coordinates(img, [c[..., 0], c[..., 1]], order=1, mode="nearest")
+        y = jax.vmap(sample)(x[..., 0], src)[..., None]
+        mean = y.mean(axis=(1, 2, 3), keepdims=True)
+        c = jax.random.uniform(k[4], (b, 1, 1, 1), minval=self.contrast[0], maxval=self.contrast[1])
+        d = jax.random.uniform(k[5], (b, 1, 1, 1), minval=-self.brightness, maxval=self.brightness)
+        return jnp.clip((y - mean) * c + mean + d, 0.0, 1.0)

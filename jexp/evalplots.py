@@ -172,3 +172,46 @@ def weight_matrix(w: np.ndarray, title: str):
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
+
+
+def mistakes(images, labels, probs, names: list[str], per_class: int = 6, title: str = "most confident mistakes"):
+    """For each true class (a row), the wrongly classified images the model was surest of, each
+    titled "decided (confidence)"; images (n, H, W[, 1]) in [0, 1], probs (n, classes)."""
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    decided, conf = probs.argmax(-1), probs.max(-1)
+    fig, axes = plt.subplots(len(names), per_class, figsize=(1.25 * per_class + 1.3, 1.45 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        wrong = np.flatnonzero((labels == r) & (decided != r))
+        wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:per_class]
+        for c in range(per_class):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(wrong):
+                i = wrong[c]
+                ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray", vmin=0, vmax=1)
+                ax.set_title(f"{names[decided[i]]} {100 * conf[i]:.0f}%", fontsize=7, pad=2)
+            else:
+                ax.axis("off")
+        axes[r, 0].axis("on")
+        axes[r, 0].set_xticks([])
+        axes[r, 0].set_yticks([])
+        axes[r, 0].set_ylabel(f"true\n{name}", rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def class_scores(scores: dict[str, np.ndarray], names: list[str], title: str = "per-class scores"):
+    """Grouped vertical bars: for each class, one bar per score (e.g. precision, recall, F1)."""
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(names), 3.6))
+    w = 0.8 / len(scores)
+    for i, (s, v) in enumerate(scores.items()):
+        x = np.arange(len(names)) + (i - (len(scores) - 1) / 2) * w
+        ax.bar(x, 100 * np.asarray(v), w, label=s, color=f"C{i}")
+    ax.set_xticks(range(len(names)), names)
+    ax.set(ylim=(0, 100), ylabel="%", title=title)
+    ax.legend(fontsize=8, ncol=len(scores))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

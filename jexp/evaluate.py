@@ -17,3 +17,14 @@ def confusion(labels, predictions, n: int = 10, columns: int | None = None) -> n
     m = np.zeros((n, columns or n), np.int64)
     np.add.at(m, (np.asarray(labels), np.asarray(predictions)), 1)
     return m
+
+
+def per_class(counts) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 of each class from confusion counts (rows true, columns decided);
+    0 where a class is never decided or never present."""
+    counts = np.asarray(counts, np.float64)
+    hit = np.diag(counts)
+    precision = hit / np.maximum(counts.sum(0), 1)
+    recall = hit / np.maximum(counts.sum(1), 1)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": counts.sum(1).astype(np.int64)}

@@ -306,8 +306,9 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     ``keep_best(params, model_state) -> score`` is called after every epoch and the params of the
     best-scoring epoch (the later one on ties) are returned instead of the last: early stopping,
     e.g. on a PGD check against catastrophic overfitting in FGSM training (Wong et al. 2020).
-    history["select_score"] holds the scores (NaN for epoch 0 and for epochs restored from a
-    checkpoint, which are not scored again) and history["selected_epoch"] the epoch returned."""
+    history["select_score"] holds the scores (NaN for epoch 0) and history["selected_epoch"] the
+    epoch returned. With ``ckpt_dir`` the best epoch so far is checkpointed too (``ckpt_dir``-best),
+    so a resumed fit still returns the best of all its epochs."""
     from jexp import nets
     steps = epochs * (data.train_x.shape[0] // batch_size)
     schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
@@ -320,12 +321,22 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
                       adversary=adversary)
     state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
     scores, best = np.full(epochs + 1, np.nan), {}
+    best_dir = None if ckpt_dir is None or keep_best is None else f"{ckpt_dir}-best"
+    if best_dir is not None:  # the best epoch so far of an interrupted fit, and every score
+        template = jax.device_get(jax.tree.map(lambda a: a[0], (state.params, state.model_state)))
+        if restored := checkpoint.restore_latest(best_dir, template):
+            _, params, extra = restored
+            scores[:len(extra["scores"])] = extra["scores"][:epochs + 1]
+            best.update(score=float(extra["best_score"]), epoch=int(extra["best_epoch"]), params=params)
 
     def score(epoch, st):
         p, s = jax.device_get(jax.tree.map(lambda a: a[0], (st.params, st.model_state)))
         scores[epoch] = keep_best(p, s)
         if not best or scores[epoch] >= best["score"]:
             best.update(score=scores[epoch], epoch=epoch, params=(p, s))
+        if best_dir is not None:
+            checkpoint.save(best_dir, epoch, best["params"], {"scores": scores, "best_score": best["score"],
+                                                              "best_epoch": best["epoch"]})
     state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress,
                          after_epoch=None if keep_best is None else score)
     params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))

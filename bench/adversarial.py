@@ -21,13 +21,11 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ex1b_grid import cpu_name  # noqa: E402
+from jexp.machine import cpu_name  # noqa: E402
 
 
 def main() -> None:

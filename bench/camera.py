@@ -12,16 +12,13 @@ import argparse
 import json
 import os
 import platform
-import sys
-import tempfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ex1b_grid import cpu_name  # noqa: E402
 
 
 def main() -> None:
-    from jexp import camera, facevideo, fer2013, nets
+    import numpy as np
+
+    from jexp import facevideo, fer2013, keras_h5, machine, nets
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/emotion/emotion.h5")
@@ -31,21 +28,15 @@ def main() -> None:
     ap.add_argument("--out", default="artifacts/bench/camera.json")
     args = ap.parse_args()
     faces = fer2013.load(args.data_dir).test
-    images = (faces.x[..., 0] * 255).round().astype("uint8")
-    frames, truth = facevideo.compose(images, faces.y, args.frames, seed=0, per_frame=(1, 3))
-    with tempfile.TemporaryDirectory() as tmp:
-        video = os.path.join(tmp, "faces.mp4")
-        facevideo.write(video, frames)
-        kw = dict(detect_scale=args.detect_scale, echo=lambda line: None)
-        camera.run(video, args.model, max_frames=10, **kw)  # warm-up: compile, caches
-        s = camera.run(video, args.model, smooth=0.0, **kw)
-    from jexp import keras_h5
-    net, params, _ = keras_h5.load(args.model)
-    out = {"machine": f"{cpu_name()}, {os.cpu_count()} cores", "python": platform.python_version(),
-           "model": args.model, "params": nets.count_params(params), "frame_size": [640, 480], "detect_scale": args.detect_scale,
-           "frames": s.frames, "faces_per_frame": [1, 3], "fps": s.frames / s.seconds,
-           "ms_per_frame": {k: 1000 * v / s.frames for k, v in s.stage_s.items()},
-           "ms_per_frame_total": 1000 * s.seconds / s.frames, **facevideo.score(truth, s.detections)}
+    images = np.round(faces.x[..., 0] * 255).astype(np.uint8)
+    score, s, _, _ = facevideo.check(args.model, images, faces.y, args.frames, per_frame=(1, 3),
+                                     detect_scale=args.detect_scale, warmup=True)
+    _, params, _ = keras_h5.load(args.model)
+    out = {"machine": machine.describe(), "python": platform.python_version(),
+           "model": args.model, "params": nets.count_params(params), "frame_size": [640, 480],
+           "detect_scale": args.detect_scale, "frames": s.frames, "faces_per_frame": [1, 3],
+           "fps": s.frames / s.seconds, "ms_per_frame": {k: 1000 * v / s.frames for k, v in s.stage_s.items()},
+           "ms_per_frame_total": 1000 * s.seconds / s.frames, **score}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))

@@ -14,15 +14,13 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ex1b_grid import cpu_name  # noqa: E402
+from jexp.machine import cpu_name  # noqa: E402
 
 from jexp import artifacts, nets  # noqa: E402
 

@@ -9,7 +9,6 @@ Writes artifacts/bench/ex1b_grid.json; `jexp report` puts it in the README.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,6 @@ runs = grid.mlp_grid(d, depths=(5, 20, 40), activations=("relu", "tanh", "sigmoi
 seconds = time.perf_counter() - t0
 print("RESULT", seconds, sorted(round(float(r.final["test_acc"]), 4) for r in runs))
 """
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -53,6 +42,8 @@ def main() -> None:
         times.append(seconds)
         print(f"run {i}: {seconds:.2f} s", flush=True)
     import jax
+
+    from jexp.machine import cpu_name
     best = min(times)
     result = {"seconds": best, "median_seconds": statistics.median(times), "all_seconds": times,
               "repeats": args.repeats, "examples_per_second": 9 * 3 * 60000 / best,

@@ -14,9 +14,7 @@ Result:   artifacts/digits/: digits.h5, cnn.h5, mlp.h5 (+ *.orbax), metrics.json
           unchanged): MNIST test 98.77 / 99.57 / 99.64 %; frame-filling digits 92.3 / 97.1 / 98.3 %
           (target for the recogniser: 97 %); its weakest family is fonts, 90.8 %.
 """
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -96,16 +94,7 @@ TRAINING_KEYS = ("seed", "models", "epochs", "batch_size", "lr", "weight_decay",
 
 def _earlier_run(cfg: Config) -> dict:
     """config and metrics of the earlier run in ``cfg.models_from``; its training settings must be these."""
-    folder = Path(cfg.models_from)
-    try:
-        saved = json.loads((folder / "config.json").read_text())
-        old = json.loads((folder / "metrics.json").read_text())
-    except (OSError, ValueError) as e:
-        raise experiment.UsageError(f"--models_from={folder}: no readable config.json and metrics.json ({e})") from None
-    differ = [k for k in TRAINING_KEYS if artifacts.to_jsonable(getattr(cfg, k)) != saved["config"].get(k)]
-    if saved.get("experiment") != "digits" or differ:
-        raise experiment.UsageError(f"--models_from={folder}: its models were trained with other settings "
-                                    f"({', '.join(differ) or 'not a digits run'}); train them afresh instead")
+    folder, saved, old = experiment.earlier_run("digits", cfg, "models_from", TRAINING_KEYS)
     return {"folder": folder, "metrics": old,
             "trained_by": old.get(cfg.models[0], {}).get("trained_by")
             or f"an earlier run with the same training settings ({folder}, jax {saved.get('jax')}, {saved.get('backend')})"}

@@ -11,18 +11,17 @@ Setting:  nets.EMOTION_CNN (1.2M parameters, BatchNorm, dropout 0.5) trained on 
 Result:   artifacts/emotion/: emotion.h5 (+ emotion.orbax), metrics.json, results.md,
           learning_curves.png, confusion.png, class_scores.png, mistakes.png.
 """
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jexp import artifacts, augment, checkpoint, evalplots, evaluate, experiment, fer2013, keras_h5, machine, nets, train
+from jexp import (artifacts, augment, checkpoint, evalplots, evaluate, experiment, face_sets, facevideo, fer2013,
+                  keras_h5, machine, nets, train)
 
-FIGURES = ("confusion.png", "mistakes.png", "learning_curves.png")
+FIGURES = ("confusion.png", "mistakes.png", "camera_check.png", "conditions.png", "learning_curves.png")
 NET = nets.EMOTION_CNN
 TARGETS = (("mini-Xception (Arriaga et al. 2017)", 0.66), ("a tuned VGG-style net (Khaireddin & Chen 2021)", 0.733))
 HUMAN = (0.60, 0.70)  # human agreement on FER2013, about 65 ± 5 % (Goodfellow et al. 2013)
@@ -39,9 +38,11 @@ class Config:
     train_size: int = 0          # 0: every Training image
     keep_altered: bool = False   # train on the 149 altered images of the shared npz too
     model_from: str = ""         # a folder of an earlier emotion run: evaluate its model, do not train
+    video_frames: int = 300      # end-to-end check: frames of PrivateTest faces through `jexp camera`'s loop
+    video_faces: tuple[int, ...] = (0, 3)  # faces per frame, fewest and most
 
 
-QUICK = dict(epochs=2, train_size=512, batch_size=32)
+QUICK = dict(epochs=2, train_size=512, batch_size=32, video_frames=6)
 TRAINING_KEYS = ("seed", "epochs", "batch_size", "lr", "weight_decay", "crop", "train_size", "keep_altered")
 
 
@@ -77,6 +78,15 @@ def run(cfg: Config, ctx) -> None:
                "test_confusion": counts, "per_class": evaluate.per_class(counts),
                "history": {k: np.asarray(history[k]).tolist() for k in ("train_loss", "train_acc", "test_loss",
                                                                         "test_acc", "select_score")}}
+    faces_u8 = np.round(faces.test.x[..., 0] * 255).astype(np.uint8)
+    conditions = face_sets.build(faces_u8, faces.test.y, cfg.seed)
+    metrics["conditions"] = {k: float(np.mean(_probs(params, state, x).argmax(-1) == y)) for k, (x, y) in conditions.items()}
+    score, summary, frames, truth = facevideo.check(ctx.out.path("emotion.h5"), faces_u8, faces.test.y,
+                                                    cfg.video_frames, seed=cfg.seed, per_frame=cfg.video_faces)
+    placed = np.arange(sum(map(len, truth))) % len(faces.test.y)  # the faces in the video, in order
+    metrics["camera_check"] = {**score, "frames": summary.frames,
+                               "frames_without_faces": sum(not t for t in truth),
+                               "accuracy_cropped": float(np.mean(test["probs"][placed].argmax(-1) == faces.test.y[placed]))}
     ctx.out.json("metrics.json", metrics)
     ctx.out.text("results.md", results_md(cfg, metrics))
     ctx.out.figure("learning_curves.png", evalplots.net_curves(
@@ -84,6 +94,13 @@ def run(cfg: Config, ctx) -> None:
     ctx.out.figure("confusion.png", evalplots.confusion(counts, names, "FER2013 PrivateTest: P(decided j | true i)"))
     ctx.out.figure("class_scores.png", evalplots.class_scores(
         {k: metrics["per_class"][k] for k in ("precision", "recall", "f1")}, names, "PrivateTest, per emotion"))
+    ctx.out.figure("conditions.png", evalplots.set_accuracy(
+        {"emotion": metrics["conditions"]}, "PrivateTest faces as other cameras would deliver them"))
+    shown = [f for f in range(len(frames)) if truth[f]][:4]
+    ctx.out.figure("camera_check.png", evalplots.frames(
+        [facevideo.drawn(frames[f], truth[f], summary.detections[f], names) for f in shown],
+        [f"frame {f + 1}" for f in shown], "`jexp camera` on a video of PrivateTest faces: truth white, "
+        "camera green"))
     ctx.out.figure("mistakes.png", evalplots.mistakes(faces.test.x, faces.test.y, test["probs"], names,
                                                       title="PrivateTest: the most confident mistakes per true emotion"))
 
@@ -102,17 +119,7 @@ def _evaluate(params, state, split) -> dict:
 
 
 def _earlier_run(cfg: Config) -> dict:
-    """config and metrics of the earlier run in ``cfg.model_from``; its training settings must be these."""
-    folder = Path(cfg.model_from)
-    try:
-        saved = json.loads((folder / "config.json").read_text())
-        old = json.loads((folder / "metrics.json").read_text())
-    except (OSError, ValueError) as e:
-        raise experiment.UsageError(f"--model_from={folder}: no readable config.json and metrics.json ({e})") from None
-    differ = [k for k in TRAINING_KEYS if artifacts.to_jsonable(getattr(cfg, k)) != saved["config"].get(k)]
-    if saved.get("experiment") != "emotion" or differ:
-        raise experiment.UsageError(f"--model_from={folder}: its model was trained with other settings "
-                                    f"({', '.join(differ) or 'not an emotion run'}); train it afresh instead")
+    folder, _, old = experiment.earlier_run("emotion", cfg, "model_from", TRAINING_KEYS)
     return {"folder": folder, "metrics": old, "trained": old["trained"]}
 
 
@@ -122,7 +129,7 @@ def _reuse(earlier: dict):
     if restored is None:
         raise experiment.UsageError(f"--model_from={earlier['folder']}: no emotion.orbax there")
     _, (params, state), _ = restored
-    history = {k: np.array([np.nan if v is None else v for v in vals], np.float32)
+    history = {k: np.array([np.nan if v is None else v for v in vals], np.float64)
                for k, vals in earlier["metrics"]["history"].items()}
     history["selected_epoch"] = np.asarray(earlier["metrics"]["selected_epoch"])
     return jax.tree.map(jnp.asarray, params), jax.tree.map(jnp.asarray, state), history
@@ -130,23 +137,60 @@ def _reuse(earlier: dict):
 
 def results_md(cfg: Config, metrics: dict) -> str:
     """The results page: a function of the config and metrics.json only."""
-    names, pc = metrics["classes"], metrics["per_class"]
-    acc, d = metrics["test_acc"], metrics["data"]
-    lines = [f"# emotion: FER2013 PrivateTest accuracy {100 * acc:.1f} % "
-             f"({100 * metrics['test_acc_flip']:.1f} % with a test-time flip)\n",
-             f"Trained on {d['train']:,} Training faces ({d['source']}; {d['note']}) on {metrics['trained']['on']} "
-             f"in {metrics['trained']['seconds'] / 60:.0f} min; the epoch ({metrics['selected_epoch']} of {cfg.epochs}) "
-             f"chosen on PublicTest ({d['val']:,} faces: {100 * metrics['val_acc']:.1f} %); PrivateTest "
-             f"({d['test']:,} faces) evaluated once, after training.\n"]
+    names, pc, d, tr = metrics["classes"], metrics["per_class"], metrics["data"], metrics["trained"]
+    acc = metrics["test_acc"]
+    pct = lambda v: f"{100 * v:.1f} %"
+    lines = [f"# emotion: FER2013 PrivateTest accuracy {pct(acc)} ({pct(metrics['test_acc_flip'])} with a "
+             "test-time flip)\n"]
+    if cfg.model_from:
+        lines.append(f"The model was not retrained in this run: it is the one in {cfg.model_from}, trained with these "
+                     "settings; this run evaluated it again.\n")
+    lines.append(f"{metrics['params']:,} parameters, trained on {d['train']:,} Training faces ({d['source']}; {d['note']}) "
+                 f"on {tr['on']} in {tr['seconds'] / 60:.0f} min (jax {tr['jax']}). The epoch "
+                 f"({metrics['selected_epoch']} of {cfg.epochs}) was chosen on PublicTest ({d['val']:,} faces: "
+                 f"{pct(metrics['val_acc'])}); PrivateTest ({d['test']:,} faces) was evaluated once, after training. "
+                 f"Accuracy on PrivateTest:\n")
     for ref, target in TARGETS:
-        lines.append(f"- {ref}: {100 * target:.1f} % — {'reached' if acc >= target else 'not reached'} "
-                     f"({100 * (acc - target):+.1f} points).")
+        lines.append(f"- against {ref}, {100 * target:.1f} %: {'reached' if acc >= target else 'not reached'} "
+                     f"({100 * (acc - target):+.1f} points)")
+    lo, hi = HUMAN
+    where = "above" if acc > hi else "within" if acc >= lo else "below"
+    lines.append(f"- {where} the range of human agreement on this data, about {100 * lo:.0f}-{100 * hi:.0f} %")
     rows = [[n, pc["support"][i], artifacts.pct(pc["precision"][i]), artifacts.pct(pc["recall"][i]),
              artifacts.pct(pc["f1"][i])] for i, n in enumerate(names)]
-    worst = names[int(np.argmin(pc["f1"]))]
     counts = np.asarray(metrics["test_confusion"])
     off = counts - np.diag(np.diag(counts))
     i, j = np.unravel_index(np.argmax(off), off.shape)
-    return ("\n".join(lines) + "\n\n" + artifacts.md_table(["emotion", "faces", "precision %", "recall %", "F1 %"], rows)
-            + f"\nLowest F1: **{worst}**. The most frequent confusion: {names[i]} decided {names[j]} "
-            f"({int(off[i, j])} of {int(counts[i].sum())} {names[i]} faces).\n")
+    out = ("\n".join(lines) + "\n\n" + artifacts.md_table(["emotion", "faces", "precision %", "recall %", "F1 %"], rows)
+           + f"\nLowest F1: **{names[int(np.argmin(pc['f1']))]}**, highest: **{names[int(np.argmax(pc['f1']))]}**. "
+           f"The most frequent confusion: {names[i]} decided {names[j]} ({int(off[i, j])} of {int(counts[i].sum())} "
+           f"{names[i]} faces).\n")
+    if "conditions" in metrics:
+        cond = metrics["conditions"]
+        base = cond["as is"]
+        out += ("\n## Faces as other cameras would deliver them\n\n"
+                + artifacts.md_table(["condition", "accuracy %", "change (points)"],
+                                     [[k, artifacts.pct(v), f"{100 * (v - base):+.1f}"] for k, v in cond.items()]))
+        worst = min(cond, key=cond.get)
+        robust = [k for k in cond if k != "as is" and base - cond[k] <= 0.02]
+        out += (f"\nThe largest drop is under **{worst}** ({100 * (cond[worst] - base):+.1f} points). "
+                + (f"Within 2 points of the unchanged faces: {', '.join(robust)}.\n" if robust else
+                   "Every condition costs more than 2 points.\n") + "\n" + face_sets.DESCRIPTION)
+    if "camera_check" in metrics:
+        c = metrics["camera_check"]
+        out += (f"\n## `jexp camera` end to end\n\nA 640×480 mp4 video of {c['frames']} frames ({c['frames_without_faces']} "
+                f"without a face) holding {c['faces']} PrivateTest faces at random positions and sizes "
+                f"({cfg.video_faces[0]}-{cfg.video_faces[1]} per frame), run through the camera's own loop "
+                f"(facevideo.check, no smoothing). The Haar cascade found {c['found']} faces "
+                f"({pct(c['found'] / max(c['faces'], 1))}) and made {c['spurious']} detections where there is no face. ")
+        if c["found"]:
+            gap = c["accuracy_found"] - c["accuracy_cropped"]
+            out += (f"The median detected side is {c['side_ratio_median']:.2f}× the true side. Emotion accuracy: "
+                    f"{pct(c['accuracy_found'])} of the found faces, {pct(c['accuracy_all'])} of all faces (a missed "
+                    f"face counts as wrong); the same faces cropped exactly: {pct(c['accuracy_cropped'])}. "
+                    + ("Detection, re-cropping and video compression cost the found faces no more than 3 points.\n"
+                       if gap >= -0.03 else f"Detection, re-cropping and video compression cost the found faces "
+                       f"{-100 * gap:.1f} points.\n"))
+        else:
+            out += "With no face found, the camera's emotion accuracy could not be measured.\n"
+    return out

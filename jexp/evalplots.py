@@ -215,3 +215,21 @@ def class_scores(scores: dict[str, np.ndarray], names: list[str], title: str = "
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def frames(images, titles: list[str] | None = None, title: str = "", columns: int = 2):
+    """Video frames (n, H, W, 3) uint8 BGR, as OpenCV holds them, in a grid."""
+    n = len(images)
+    rows = -(-n // columns)
+    h, w = images[0].shape[:2]
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows * h / w + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(np.asarray(images[i])[..., ::-1])
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

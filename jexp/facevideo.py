@@ -1,7 +1,8 @@
 """Videos of known faces, to check ``jexp camera`` end to end rather than on pre-cropped faces:
 48×48 faces (e.g. FER2013 test images) scaled up and placed at random sizes and positions in
 larger frames on a textured background, several per frame and some frames with none, with the
-true box and label of every face kept; ``score`` matches the camera's detections to them.
+true box and label of every face kept; ``score`` matches the camera's detections to them, and
+``check`` does the whole round trip through ``jexp camera``'s own loop on an mp4 file.
 """
 from __future__ import annotations
 
@@ -62,8 +63,10 @@ def score(truth, detections, min_iou: float = 0.3) -> dict:
     """Match each frame's detections [(box, class, confidence)] to its true faces (greedy, best IoU
     first, IoU ≥ ``min_iou``). Returns counts and rates: how many true faces were found
     (detection rate), how many detections match no face, and emotion accuracy on the found faces
-    and on all true faces (a missed face counts as wrong)."""
+    and on all true faces (a missed face counts as wrong), and the median ratio of a found face's
+    detected side to its true side (how the detector frames a face)."""
     faces = found = correct = spurious = 0
+    ratios = []
     for true, det in zip(truth, detections):
         pairs = sorted(((iou(t[0], d[0]), i, j) for i, t in enumerate(true) for j, d in enumerate(det)), reverse=True)
         used_t, used_d = set(), set()
@@ -72,10 +75,48 @@ def score(truth, detections, min_iou: float = 0.3) -> dict:
                 used_t.add(i)
                 used_d.add(j)
                 correct += int(det[j][1] == true[i][1])
+                ratios.append(det[j][0][2] / true[i][0][2])
         faces += len(true)
         found += len(used_t)
         spurious += len(det) - len(used_d)
     return {"faces": faces, "found": found, "correct": correct, "spurious": spurious,
             "detection_rate": found / faces if faces else float("nan"),
             "accuracy_found": correct / found if found else float("nan"),
-            "accuracy_all": correct / faces if faces else float("nan")}
+            "accuracy_all": correct / faces if faces else float("nan"),
+            "side_ratio_median": float(np.median(ratios)) if ratios else float("nan")}
+
+
+def check(model: str | os.PathLike, faces: np.ndarray, labels: np.ndarray, n_frames: int, *, seed: int = 0,
+          per_frame=(0, 3), detect_scale: float = 0.7, warmup: bool = False):
+    """``jexp camera`` end to end on a video of ``faces`` (uint8 (N, 48, 48)): compose ``n_frames``
+    frames, write them as an mp4 (compression included), run the camera loop on the file (no
+    smoothing: consecutive frames show different faces) and score its detections against the truth.
+    Returns (score, summary, frames, truth); ``warmup`` first runs 10 frames so that the summary's
+    times are the steady state."""
+    import tempfile
+
+    from jexp import camera
+    frames, truth = compose(faces, labels, n_frames, seed=seed, per_frame=per_frame)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = os.path.join(tmp, "faces.mp4")
+        write(video, frames)
+        kw = dict(detect_scale=detect_scale, smooth=0.0, echo=lambda line: None)
+        if warmup:
+            camera.run(video, str(model), max_frames=10, **kw)
+        summary = camera.run(video, str(model), **kw)
+    return score(truth, summary.detections), summary, frames, truth
+
+
+def drawn(frame: np.ndarray, truth, detections, classes) -> np.ndarray:
+    """A copy of ``frame`` (BGR) with the true faces' boxes and labels in white, above them, and the
+    camera's detections and decisions (as ``jexp camera --record`` draws them) in green, below."""
+    import cv2
+
+    from jexp import camera
+    out = frame.copy()
+    for (x, y, w, h), label in truth:
+        cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), 1)
+        cv2.putText(out, f"true: {classes[label]}", (x, y + h + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return camera.annotate(out, [d[0] for d in detections], [classes[d[1]] for d in detections],
+                           [d[2] for d in detections])

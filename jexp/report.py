@@ -70,6 +70,21 @@ def _bench_conv(root: Path) -> str:
             f"outputs agree to {worst:.0e} (relative). `python bench/conv.py`.\n")
 
 
+def _bench_camera(root: Path) -> str:
+    path = root / "bench" / "camera.json"
+    if not path.exists():
+        return ""
+    b = json.loads(path.read_text())
+    ms = b["ms_per_frame"]
+    return (f"- `jexp camera` on {b['machine']}: a {b['frame_size'][0]}×{b['frame_size'][1]} video of "
+            f"{b['faces_per_frame'][0]}-{b['faces_per_frame'][1]} FER2013 PrivateTest faces per frame, {b['frames']} "
+            f"frames, faces found on the frame scaled by {b['detect_scale']}: **{b['fps']:.1f} frames/s** "
+            f"(per frame: detection {ms['detect']:.1f} ms, preprocessing {ms['preprocess']:.1f} ms, classification "
+            f"{ms['classify']:.1f} ms by `{b['model']}`, {b['params']:,} parameters); target ≥ 30 frames/s: "
+            f"{'reached' if b['fps'] >= 30 else 'not reached'}. The cascade found {100 * b['detection_rate']:.1f} % "
+            f"of the faces; emotion accuracy on those {100 * b['accuracy_found']:.1f} %. `python bench/camera.py`.\n")
+
+
 def render(root: str | Path = "artifacts") -> str:
     """The generated Markdown for every experiment with committed (non-quick) artifacts."""
     root = Path(root)
@@ -86,7 +101,7 @@ def render(root: str | Path = "artifacts") -> str:
         shown = getattr(experiment.load(name), "FIGURES", None) or [p.name for p in sorted(folder.glob("*.png"))[:2]]
         images = "\n".join(f"![{Path(f).stem}]({(folder / f).as_posix()})" for f in shown if (folder / f).exists())
         parts.append(f"### {name}: {title}\n\n{body}\n\nFigures: {figures}\n\n{images}\n")
-    parts += ["### Speed\n", _bench(root), _bench_adversarial(root) + _bench_conv(root), END]
+    parts += ["### Speed\n", _bench(root), _bench_adversarial(root) + _bench_conv(root) + _bench_camera(root), END]
     return "\n".join(parts)
 
 

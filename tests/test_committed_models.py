@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import cifar10, data, evaluate, keras_h5, nets
+from jexp import cifar10, data, evaluate, fer2013, keras_h5, nets
 from conftest import REAL_DATA, real_data_or_skip
 
 ROOT = Path(__file__).resolve().parents[1] / "artifacts"
@@ -24,10 +24,15 @@ MODELS = [
     ("robust/robust.h5", "mnist", ("robust", "models", "robust", "test_acc")),
     ("adversarial_cifar/cifar.h5", "cifar10", ("adversarial_cifar", "test_acc")),
     ("robust_cifar/robust.h5", "cifar10", ("robust_cifar", "models", "robust", "test_acc")),
+    ("emotion/emotion.h5", "fer2013", ("emotion", "test_acc")),  # PrivateTest
 ]
 
 
 def _test_set(name):
+    if name == "fer2013":
+        if not (REAL_DATA / fer2013.FOLDER).is_dir():
+            pytest.skip(f"real FER2013 not found in {REAL_DATA}")
+        return fer2013.load(REAL_DATA).test
     if name == "cifar10":
         if not (REAL_DATA / cifar10.FOLDER / cifar10.BATCHES).is_dir():
             pytest.skip(f"real CIFAR-10 not found in {REAL_DATA}")

@@ -176,15 +176,15 @@ def test_eval_digits_accepts_a_keras_written_model(tmp_path, capsys, shape):
     assert out.startswith(f"accuracy {100 * expected:.2f}% on 10 digits")
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "digits"])
-def test_the_committed_digit_models_load_in_keras_and_agree(name):
+@pytest.mark.parametrize("name", ["digits/mlp", "digits/cnn", "digits/digits", "emotion/emotion"])
+def test_the_committed_models_load_in_keras_and_agree(name):
     from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "artifacts" / "digits" / f"{name}.h5"
+    path = Path(__file__).resolve().parents[1] / "artifacts" / f"{name}.h5"
     if not path.exists():
-        pytest.skip(f"{path} not built yet (jexp run digits)")
+        pytest.skip(f"{path} not built yet (jexp run {name.split('/')[0]})")
     model = keras.models.load_model(path)
     net, params, state = keras_h5.load(path)
-    x = np.asarray(jax.random.uniform(jax.random.key(0), (64, 28, 28, 1)) ** 3, np.float32)
+    x = np.asarray(jax.random.uniform(jax.random.key(0), (64, *net.input_shape)) ** 3, np.float32)
     ours = np.asarray(nets.apply(net, params, state, x))
     assert np.max(np.abs(model.predict(x, verbose=0) - ours)) <= 1e-5
     np.testing.assert_allclose(ours.sum(1), 1.0, atol=1e-5)  # the file ends in softmax: probabilities

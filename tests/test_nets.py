@@ -94,3 +94,26 @@ def test_fit_net_learns_a_tiny_cnn_with_augmentation_bitwise_reproducibly(fake_d
     for a, b in zip(jax.tree.leaves((params, state)), jax.tree.leaves((params3, state3))):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(hist["test_acc"], hist3["test_acc"])
+
+
+def test_face_augment_crops_flips_and_is_the_identity_when_switched_off():
+    x = jax.random.uniform(jax.random.key(0), (6, 48, 48, 1))
+    off = dict(rotate_deg=0, zoom=(1, 1), shift=0, flip=False, brightness=0, contrast=(1, 1))
+    np.testing.assert_array_equal(augment.FaceAugment(size=0, **off)(jax.random.key(1), x), x)
+    np.testing.assert_allclose(augment.FaceAugment(size=40, **off)(jax.random.key(1), x), x[:, 4:44, 4:44], atol=1e-6)
+    flips = augment.FaceAugment(size=0, **{**off, "flip": True})(jax.random.key(2), x)
+    mirrored = [bool(np.allclose(f, im[:, ::-1], atol=1e-6)) for f, im in zip(np.asarray(flips), np.asarray(x))]
+    kept = [bool(np.allclose(f, im, atol=1e-6)) for f, im in zip(np.asarray(flips), np.asarray(x))]
+    assert all(m != k for m, k in zip(mirrored, kept)) and any(mirrored) and any(kept)
+    aug = augment.FaceAugment()
+    y = aug(jax.random.key(3), x)
+    assert y.shape == (6, 40, 40, 1) and float(y.min()) >= 0 and float(y.max()) <= 1
+    np.testing.assert_array_equal(y, aug(jax.random.key(3), x))
+    assert not np.array_equal(y, aug(jax.random.key(4), x))
+
+
+def test_the_emotion_net_classifies_whole_faces_after_training_on_crops():
+    params, state = nets.init(nets.EMOTION_CNN, jax.random.key(0))
+    assert 1.1e6 < nets.count_params(params) < 1.2e6
+    for side in (40, 48):
+        assert nets.apply(nets.EMOTION_CNN, params, state, jnp.zeros((2, side, side, 1))).shape == (2, 7)

@@ -93,3 +93,19 @@ def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figu
         line = report._bench_adversarial(tmp_path)
         assert f"target ≥ 100×: {verdict}." in line
         assert "takes 2.5 s here" in line and "more than 400× on this machine" in line
+
+
+def test_the_camera_benchmark_line_gives_frame_rate_stages_and_verdict(tmp_path):
+    bench = {"machine": "AMD EPYC, 2 cores", "model": "emotion.h5", "params": 1166087, "frame_size": [640, 480],
+             "detect_scale": 0.7, "frames": 150, "faces_per_frame": [1, 3], "fps": 31.25,
+             "ms_per_frame": {"detect": 20.0, "preprocess": 0.5, "classify": 9.5}, "detection_rate": 0.75,
+             "accuracy_found": 0.6}
+    (tmp_path / "bench").mkdir()
+    path = tmp_path / "bench" / "camera.json"
+    for fps, verdict in ((31.25, "reached"), (29.9, "not reached")):
+        path.write_text(json.dumps({**bench, "fps": fps}))
+        line = report._bench_camera(tmp_path)
+        assert f"**{fps:.1f} frames/s**" in line and f"target ≥ 30 frames/s: {verdict}." in line
+        assert "detection 20.0 ms, preprocessing 0.5 ms, classification 9.5 ms" in line and "1,166,087" in line
+    path.unlink()
+    assert report._bench_camera(tmp_path) == ""

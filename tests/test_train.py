@@ -135,3 +135,46 @@ def test_fit_net_keep_best_returns_the_best_scoring_epoch(fake_data_dir):
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), last))
     _, _, ties = train.fit_net(net, d, 3, batch_size=32, keep_best=lambda p, s: 1.0)
     assert int(ties["selected_epoch"]) == 3  # ties: the later epoch
+
+
+def test_fit_net_keep_best_survives_an_interruption(fake_data_dir, tmp_path):
+    """Killed after epoch 2 (its score is the best), resumed: the best epoch is still returned,
+    bitwise the weights an uninterrupted fit returns, and every score is kept."""
+    from jexp import nets
+    from jexp.nets import Dense, Flatten
+    ds = data.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
+    by_epoch = [0.1, 0.9, 0.5]
+
+    def scorer(stop_at=None):
+        seen = []
+
+        def score(params, state):
+            seen.append(params)
+            if len(seen) == stop_at:
+                raise KeyboardInterrupt
+            return by_epoch[len(seen) - 1]
+        return score
+    want, _, _ = train.fit_net(net, d, 3, batch_size=32, keep_best=scorer())
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train.fit_net(net, d, 3, batch_size=32, keep_best=scorer(stop_at=3), ckpt_dir=ckpt)
+    resumed_scores = []
+    got, _, hist = train.fit_net(net, d, 3, batch_size=32, ckpt_dir=ckpt,
+                                 keep_best=lambda p, s: resumed_scores.append(1) or by_epoch[2])
+    assert len(resumed_scores) == 1  # only epoch 3 was trained (and scored) again
+    assert int(hist["selected_epoch"]) == 2
+    np.testing.assert_allclose(hist["select_score"][1:], by_epoch)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_per_class_precision_recall_f1_from_confusion_counts():
+    from jexp import evaluate
+    counts = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])  # class 2 neither present nor decided
+    s = evaluate.per_class(counts)
+    np.testing.assert_allclose(s["precision"], [8 / 9, 3 / 5, 0])
+    np.testing.assert_allclose(s["recall"], [8 / 10, 3 / 4, 0])
+    np.testing.assert_allclose(s["f1"], [2 * (8 / 9) * 0.8 / (8 / 9 + 0.8), 2 * 0.6 * 0.75 / 1.35, 0])
+    np.testing.assert_array_equal(s["support"], [10, 4, 0])

@@ -1,0 +1,66 @@
+"""The emotion experiment end to end on a tiny synthetic fer2013.csv (a small network stands in for
+EMOTION_CNN): the one look at the test split, the exported model, re-evaluation of a saved run."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jexp import cli, evaluate, experiment, fer2013, keras_h5, nets
+from jexp.nets import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool2D
+
+TINY = nets.Sequential((48, 48, 1), (Conv2D(4, 3, strides=2, padding="same"), BatchNorm(), Activation("relu"),
+                                     GlobalAvgPool2D(), Dense(7)))
+
+
+@pytest.fixture
+def fer_dir(tmp_path, monkeypatch):
+    """Synthetic faces whose brightness tells the emotion, in the original csv format."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(140) % 7
+    images = np.clip(rng.normal(30 + 30 * labels[:, None, None], 10, (140, 48, 48)), 0, 255).astype(np.uint8)
+    usage = np.array([0] * 84 + [1] * 28 + [2] * 28)
+    (tmp_path / "data" / "fer2013").mkdir(parents=True)
+    fer2013.write_csv(tmp_path / "data" / "fer2013" / "fer2013.csv", images, labels, usage)
+    monkeypatch.setattr("experiments.emotion.NET", TINY)
+    return tmp_path / "data"
+
+
+def run(out, data_dir, *extra):
+    return cli.main(["run", "emotion", "--quick", "--no-progress", f"--out={out}", f"--data-dir={data_dir}", *extra])
+
+
+def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_path, capsys):
+    out = tmp_path / "artifacts"
+    assert run(out, fer_dir, "--epochs=3", "--lr=0.03") == 0, capsys.readouterr().err
+    folder = out / "emotion" / "quick"
+    m = json.loads((folder / "metrics.json").read_text())
+    assert m["data"] == {"source": "fer2013.csv", "note": "splits: Usage column of fer2013.csv", "train": 84,
+                         "val": 28, "test": 28}
+    counts = np.asarray(m["test_confusion"])
+    assert counts.sum() == 28 and list(m["per_class"]["support"]) == [4] * 7
+    assert m["test_acc"] == pytest.approx(np.trace(counts) / 28)
+    scores = m["history"]["select_score"]
+    assert m["selected_epoch"] == max(range(1, 4), key=lambda e: (scores[e], e))
+    assert m["val_acc"] == pytest.approx(scores[m["selected_epoch"]])
+    # the exported file, read back, makes the recorded decisions
+    test = fer2013.load(fer_dir).test
+    net, params, state = keras_h5.load(folder / "emotion.h5")
+    pred = evaluate.batched(jax.jit(lambda x: nets.apply(net, params, state, x)), test.x).argmax(-1)
+    np.testing.assert_array_equal(evaluate.confusion(test.y, pred, 7), counts)
+    assert experiment.results_from("emotion", folder) == (folder / "results.md").read_text()
+    assert m["conditions"]["as is"] == m["test_acc"] and len(m["conditions"]) == 11
+    cam = m["camera_check"]
+    assert cam["frames"] == 6 and cam["found"] + cam["frames_without_faces"] <= cam["faces"] + 6
+    assert cam["correct"] <= cam["found"] <= cam["faces"]
+    assert {"confusion.png", "mistakes.png", "learning_curves.png", "class_scores.png"} <= {p.name for p in folder.iterdir()}
+
+    # re-evaluating the saved model gives its numbers again and keeps where it was trained
+    again = tmp_path / "again"
+    assert run(again, fer_dir, "--epochs=3", "--lr=0.03", f"--model_from={folder}") == 0, capsys.readouterr().err
+    m2 = json.loads((again / "emotion" / "quick" / "metrics.json").read_text())
+    assert (m2["test_acc"], m2["val_acc"], m2["trained"], m2["history"]) == (m["test_acc"], m["val_acc"],
+                                                                           m["trained"], m["history"])
+    # ... but not under other training settings
+    assert run(tmp_path / "other", fer_dir, "--epochs=3", "--lr=0.01", f"--model_from={folder}") == 2
+    assert "trained with other settings (lr)" in capsys.readouterr().err

@@ -135,7 +135,8 @@ def emotion_classifier(path: str | os.PathLike, max_faces: int):
     from jexp import adversarial, fer2013, keras_h5
     path = Path(path)
     if not path.is_file():
-        raise CameraError(f"{path}: no such model file (pass --model PATH.h5, a Keras model with 48×48×1 inputs)")
+        raise CameraError(f"{path}: no such model file (`jexp run emotion` trains one there, or pass --model "
+                          "PATH.h5, a Keras model with 48×48×1 inputs)")
     try:
         net, params, state = keras_h5.load(path)
     except keras_h5.KerasFileError as e:

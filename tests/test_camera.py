@@ -166,6 +166,24 @@ def test_composed_face_videos_keep_the_truth_and_score_counts_matches(model, tmp
     assert facevideo.score(frame_truth, [[((x + int(0.6 * w) + 1, y, w, h), label, 0.9)]])["found"] == 0
     r = facevideo.score(frame_truth, [[((x + 2, y, w, h), (label + 1) % 7, 0.9), ((0, 0, 5, 5), 0, 0.5)]])
     assert (r["found"], r["correct"], r["spurious"], r["accuracy_all"]) == (1, 0, 1, 0.0)
+    assert r["side_ratio_median"] == 1.0
+
+
+@pytest.mark.realdata
+def test_the_end_to_end_check_finds_most_real_faces_in_its_video(model):
+    """facevideo.check on real FER2013 test faces: the Haar cascade finds most of them, framed as
+    FER frames them (detected side close to the pasted side), and scores add up."""
+    from conftest import REAL_DATA
+    from jexp import facevideo
+    if not (REAL_DATA / fer2013.FOLDER).is_dir():
+        pytest.skip(f"real FER2013 not found in {REAL_DATA}")
+    test = fer2013.load(REAL_DATA).test
+    faces = np.round(test.x[:60, ..., 0] * 255).astype(np.uint8)
+    r, summary, frames, truth = facevideo.check(model, faces, test.y[:60], 24, per_frame=(1, 3))
+    assert summary.frames == 24 and r["faces"] == sum(map(len, truth)) >= 24
+    assert r["detection_rate"] >= 0.5 and r["spurious"] <= r["faces"] // 4
+    assert 0.8 <= r["side_ratio_median"] <= 1.25
+    assert r["correct"] <= r["found"] and summary.faces == r["found"] + r["spurious"]
 
 
 def test_faces_found_on_a_scaled_frame_come_back_in_frame_pixels(monkeypatch):

@@ -266,12 +266,12 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
         state, metrics = epoch_fn(state, data, steps)
         metrics = jax.device_get(metrics)
         history = {k: np.concatenate([history[k], np.asarray(metrics[k])[:, None]], axis=1) for k in history}
-        if on_epoch is not None:
-            on_epoch(e + 1, metrics)
         if after_epoch is not None:  # sees the stacked (and possibly padded) runs; before the checkpoint,
             after_epoch(e + 1, state)  # so that an epoch it did not see is trained again on resume
         if ckpt_dir is not None:
             checkpoint.save(ckpt_dir, e + 1, state, history)
+        if on_epoch is not None:
+            on_epoch(e + 1, metrics)
         if progress is not None:
             progress.update(1)
     if pad:

@@ -26,7 +26,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jexp import adversarial, advplots, artifacts, data, evaluate, experiment, keras_h5
+from jexp import adversarial, advplots, artifacts, data, evaluate, experiment, keras_h5, rng
 
 FIGURES = ("grid_cnn.png", "perturbations_cnn.png")
 
@@ -74,18 +74,17 @@ def load_models(cfg) -> dict:
 def run(cfg: Config, ctx) -> None:
     models = load_models(cfg)
     ds = data.load("mnist", ctx.data_dir)
-    key = jax.random.key(cfg.seed)
     test_probs = np.stack([evaluate.batched(jax.jit(lambda x, f=f, v=v: jax.nn.softmax(f(v, x))), ds.test.x)
                            for f, v in models.values()])
-    ids = experiment.attack_samples(cfg.samples, jax.random.fold_in(key, 1), test_probs, ds.test.y, cfg.n_samples,
+    ids = experiment.attack_samples(cfg.samples, rng.key(cfg.seed, "samples"), test_probs, ds.test.y, cfg.n_samples,
                                     cfg.min_confidence)
     x, labels = ds.test.x[ids], ds.test.y[ids]
     metrics = {"samples": ids, "labels": labels, "models": {}}
     bar = ctx.progress(2 * len(models), ctx.name)
     for m, (name, (f, v)) in enumerate(models.items()):
-        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), adversarial.AttackConfig.of(cfg))
+        att = adversarial.attack_pairs(f, v, x, rng.key(cfg.seed, "attack"), adversarial.AttackConfig.of(cfg))
         bar.update(1, f"{name}: generators")
-        pgd = adversarial.pgd_min_eps(f, v, x, jax.random.fold_in(key, 3), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
+        pgd = adversarial.pgd_min_eps(f, v, x, rng.key(cfg.seed, "pgd"), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
         bar.update(1, f"{name}: PGD")
         metrics["models"][name] = {"test_acc": float(np.mean(test_probs[m].argmax(-1) == ds.test.y)),
                                    **adversarial.summarize(att, labels, pgd),

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from jexp import (adversarial, advplots, artifacts, augment, checkpoint, cifar10, evalplots, evaluate, experiment,
-                  keras_h5, nets, train)
+                  keras_h5, nets, rng, train)
 
 FIGURES = ("grid.png", "perturbations.png", "confusion.png")
 
@@ -45,8 +45,7 @@ QUICK = dict(epochs=1, train_size=512, max_rounds=10, pgd_eps=(8 / 255,), pgd_st
 def run(cfg: Config, ctx) -> None:
     ds, used = cifar10.load(ctx.data_dir)
     tr = ds.train if not cfg.train_size else ds.train._replace(x=ds.train.x[:cfg.train_size], y=ds.train.y[:cfg.train_size])
-    key = jax.random.key(cfg.seed)
-    d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
+    d = train.make_data(tr, ds.test, rng.key(cfg.seed, "probe"))
     params, state, history = train.fit_net(
         nets.CIFAR_CNN, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr,
         weight_decay=cfg.weight_decay, augment=augment.CropFlip(), ckpt_dir=ctx.checkpoints("cnn"),
@@ -57,14 +56,14 @@ def run(cfg: Config, ctx) -> None:
     probs = evaluate.batched(jax.jit(lambda x: jax.nn.softmax(f(v, x))), ds.test.x, 500)
     pred = probs.argmax(-1)
     conf = evaluate.confusion(ds.test.y, pred)
-    ids = experiment.attack_samples([cfg.sample] if cfg.sample >= 0 else [], jax.random.fold_in(key, 1), probs[None],
+    ids = experiment.attack_samples([cfg.sample] if cfg.sample >= 0 else [], rng.key(cfg.seed, "samples"), probs[None],
                                     ds.test.y, 1, cfg.min_confidence, flag="sample")
     x, labels = ds.test.x[ids], ds.test.y[ids]
     acfg = adversarial.AttackConfig.of(cfg)
     with ctx.progress(2, f"{ctx.name}/attack") as bar:
-        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), acfg)
+        att = adversarial.attack_pairs(f, v, x, rng.key(cfg.seed, "attack"), acfg)
         bar.update(1, "generators")
-        pgd = adversarial.pgd_min_eps(f, v, x, jax.random.fold_in(key, 3), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
+        pgd = adversarial.pgd_min_eps(f, v, x, rng.key(cfg.seed, "pgd"), cfg.pgd_eps, cfg.threshold, steps=cfg.pgd_steps)
         bar.update(1, "PGD")
     metrics = {"data": {"train_files": used["train"], "test_files": used["test"], "train_size": len(tr.y),
                         "test_size": len(ds.test.y)},

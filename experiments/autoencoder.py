@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jexp import artifacts, embedding, evalplots, evaluate, experiment, nets, train
+from jexp import artifacts, embedding, evalplots, evaluate, experiment, nets, rng, train
 from jexp.nets import Dense, Flatten
 
 FIGURES = ("embeddings.png", "reconstructions.png")
@@ -60,7 +60,7 @@ def run(cfg: Config, ctx) -> None:
     scores = {name: {"mse_per_pixel": embedding.mse_per_pixel(ds.test.x, recon[name]),
                      "knn_accuracy": embedding.knn_accuracy(z_train, ds.train.y, z_test, ds.test.y, cfg.k)}
               for name, (z_train, z_test) in codes.items()}
-    shown = np.asarray(jax.random.choice(jax.random.key(cfg.seed), len(ds.test.y), (min(cfg.shown, len(ds.test.y)),),
+    shown = np.asarray(jax.random.choice(rng.key(cfg.seed, "samples"), len(ds.test.y), (min(cfg.shown, len(ds.test.y)),),
                                          replace=False))
     ctx.out.json("metrics.json", {"scores": scores, "history": {k: v.tolist() for k, v in hist.items()},
                                   "pca_variance": pca.variance})

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jexp import (artifacts, augment, checkpoint, data, evalplots, evaluate, experiment, face_sets, facevideo,
-                  fer2013, keras_h5, machine, nets, train)
+                  fer2013, keras_h5, machine, nets, rng, train)
 
 FIGURES = ("confusion.png", "mistakes.png", "camera_check.png", "conditions.png", "learning_curves.png")
 NET = nets.EMOTION_CNN
@@ -55,7 +55,7 @@ TRAINING_KEYS = ("seed", "epochs", "batch_size", "lr", "weight_decay", "crop", "
 def run(cfg: Config, ctx) -> None:
     faces = fer2013.load(ctx.data_dir, keep_altered=cfg.keep_altered)
     tr = data.subset(faces.train, cfg.train_size)
-    arrays = train.make_data(tr, faces.val, jax.random.fold_in(jax.random.key(cfg.seed), 0x9B0BE))
+    arrays = train.make_data(tr, faces.val, rng.key(cfg.seed, "probe"))
     scores = lambda p, s: float(np.mean(_probs(p, s, faces.val.x).argmax(-1) == faces.val.y))
     t0 = time.perf_counter()
     if cfg.model_from:

@@ -9,7 +9,6 @@ Result:   artifacts/ex1b/results.md (table in the README): tanh trains at every 
 """
 from dataclasses import dataclass
 
-import numpy as np
 
 from jexp import artifacts, grid, plots
 
@@ -33,7 +32,7 @@ MOST_FREQUENT_TEST_DIGIT = (1, 0.1135)  # MNIST's 10,000 test labels: 1,135 are 
 
 
 def run(cfg: Config, ctx) -> None:
-    runs = grid.run_grid(cfg, ctx, grad_stats=False)
+    runs = grid.run_grid(cfg, ctx, grad_stats=True)  # recorded for ex1c, which reuses these runs
     summary = grid.summarise(runs)
     metrics = grid.metrics(runs)
     ctx.out.json("metrics.json", metrics)

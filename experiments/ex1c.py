@@ -1,6 +1,8 @@
 """Gradient flow in the 9 MLPs: exact per-layer max |∂L/∂W| after training and per epoch (exercise 1C).
 
-Command:  jexp run ex1c        (5 seeds × 9 models × 3 epochs; ~50 s on a 2-core CPU)
+Command:  jexp run ex1c        (5 seeds × 9 models × 3 epochs; ~50 s on a 2-core CPU, or ~1 s when
+          artifacts/ex1b holds a run with the same config and code: its runs are these, recorded
+          with the same gradient statistics, so `jexp run all` trains them once)
 Setting:  as ex1b. After every epoch (and before training, epoch 0) the exact gradient of the
           mean loss on one fixed minibatch of 256 training images is taken with jax.grad, and
           the maximum |∂L/∂W| and |∂L/∂b| of each layer recorded.
@@ -26,7 +28,7 @@ QUICK = dict(seeds=2, epochs=1, train_size=2048, test_size=512)
 
 
 def run(cfg: Config, ctx) -> None:
-    runs = grid.run_grid(cfg, ctx, grad_stats=True)
+    runs = grid.run_grid(cfg, ctx, grad_stats=True, reuse="ex1b")
     metrics = grid.metrics(runs, with_summary=False)
     ctx.out.json("metrics.json", metrics)
     ctx.out.text("results.md", results_md(cfg, artifacts.as_saved(metrics)))

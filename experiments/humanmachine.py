@@ -15,7 +15,6 @@ Result:   artifacts/humanmachine/: learning_curves.png, hidden_weights.png, resu
 """
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

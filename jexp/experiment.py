@@ -18,7 +18,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jexp import artifacts, data, progress, train
+from jexp import artifacts, data, progress, rng, train
 
 
 class UsageError(ValueError):
@@ -150,6 +150,21 @@ class Context:
     ckpt_dir: Path | None
     quick: bool = False
     show_progress: bool = True
+    out_root: Path = Path("artifacts")
+
+    def earlier(self, name: str) -> Path | None:
+        """The folder of experiment ``name``'s run beside this one (same output root, quick or not)
+        when it exists and a run of ``name`` now would reproduce it: the same code (``code_version``),
+        jax and backend; the caller compares the config. None with ``--fresh``."""
+        folder = self.out_root / name / ("quick" if self.quick else "")
+        try:
+            saved = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        same = (saved.get("experiment") == name and saved.get("quick") == self.quick
+                and saved.get("code") == code_version(name) and saved.get("jax") == jax.__version__
+                and saved.get("backend") == jax.default_backend() and (folder / "metrics.json").exists())
+        return folder if same and self.ckpt_dir is not None else None
 
     def progress(self, total: int, desc: str = "") -> progress.Progress:
         return progress.Progress(total, desc or self.name, enabled=self.show_progress)
@@ -167,8 +182,8 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
     ckpt = out_dir / "checkpoints" / f"{config_hash(cfg)}-{code_version(name)}" if resume else None
     out = artifacts.Artifacts(out_dir)
     try:
-        ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress)
-        out.json("config.json", {"experiment": name, "quick": quick, "config": cfg,
+        ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
+        out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code_version(name),
                                  "jax": jax.__version__, "backend": jax.default_backend()})
         module.run(cfg, ctx)
         out.commit()
@@ -182,11 +197,10 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
 def image_data(dataset: str, ctx: Context, seed: int, train_size: int = 0, test_size: int = 0,
                probe_size: int = 256) -> tuple[data.Dataset, train.Data]:
     """Load ``dataset`` (first ``train_size``/``test_size`` examples when set) and its device arrays;
-    the gradient-probe minibatch is drawn with a key derived from ``seed``."""
+    the gradient-probe minibatch is drawn with ``seed``'s "probe" key (``jexp.rng``)."""
     ds = data.load(dataset, ctx.data_dir)
     ds = ds._replace(train=data.subset(ds.train, train_size), test=data.subset(ds.test, test_size))
-    probe_key = jax.random.fold_in(jax.random.key(seed), 0x9B0BE)
-    return ds, train.make_data(ds.train, ds.test, probe_key, probe_size)
+    return ds, train.make_data(ds.train, ds.test, rng.key(seed, "probe"), probe_size)
 
 
 def attack_samples(fixed, key, probs, labels, n: int, min_confidence: float, flag: str = "samples"):

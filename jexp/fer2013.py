@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jexp import data
+from jexp import data, rng
 
 FOLDER = "fer2013"
 SIDE = 48
@@ -64,9 +64,8 @@ def load(root: str | os.PathLike | None = None, *, val_key=None, val_size: int =
                                                        if drop.any() else "")
         return _splits(images[keep], labels[keep], usage[keep], source=NPZ.name, note=note)
     if (folder / "train").is_dir() and (folder / "test").is_dir():
-        import jax
         train, test = read_folder(folder / "train"), read_folder(folder / "test")
-        key = jax.random.key(0) if val_key is None else val_key
+        key = rng.key(0, "split") if val_key is None else val_key
         train, val = data.split(key, data.Split(data.to_float(train[0]), train[1]), val_size)
         return Faces(train, val, data.Split(data.to_float(test[0]), test[1]), CLASSES, "train/, test/",
                      f"splits: image folders; validation: {val_size:,} training images drawn with a fixed key; "

@@ -3,16 +3,19 @@
 Within a depth, the activations and seeds are vmapped runs of one ``MLP`` whose ``variant``
 picks the activation; the depth programs run concurrently (``train.run_concurrently``).
 Run seed ``s`` uses the same initial weights for every activation (paired comparisons).
+A study whose runs another experiment already made (ex1c's are ex1b's) takes them from that
+experiment's artifacts when the config and the code are the same (``run_grid(reuse=…)``).
 """
 from __future__ import annotations
 
+import json
 import os
+import sys
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
-from jexp import models, train
+from jexp import artifacts, models, train
 
 
 @dataclass(frozen=True)
@@ -84,14 +87,18 @@ class GridConfig:
     probe_size: int = 256         # the fixed minibatch for gradient statistics
 
 
-def run_grid(cfg: GridConfig, ctx, grad_stats: bool) -> list[GridRun]:
-    """Load MNIST as ``cfg`` says and train its grid, with a progress bar and checkpoints."""
+def run_grid(cfg: GridConfig, ctx, grad_stats: bool, reuse: str | None = None) -> list[GridRun]:
+    """Load MNIST as ``cfg`` says and train its grid, with a progress bar and checkpoints; or, when
+    experiment ``reuse`` has a run beside this one with the same config and code
+    (``Context.earlier``), its recorded runs, which training would reproduce bitwise."""
     from jexp import activations, experiment
     for a in cfg.activations:  # fail fast on a typo, before loading data
         if a not in activations.ACTIVATIONS:
             raise experiment.UsageError(f"unknown activation {a!r}; known: {', '.join(activations.ACTIVATIONS)}")
     if min(cfg.depths) < 1 or cfg.seeds < 1 or cfg.epochs < 0:
         raise experiment.UsageError("depths and seeds must be ≥ 1 and epochs ≥ 0")
+    if reuse and (runs := _earlier_runs(cfg, ctx, reuse, grad_stats)) is not None:
+        return runs
     _, data = experiment.image_data("mnist", ctx, cfg.seed, cfg.train_size, cfg.test_size, cfg.probe_size)
     with ctx.progress(len(cfg.depths) * cfg.epochs, f"{ctx.name}: training") as bar:
         return mlp_grid(data, depths=cfg.depths, activations=cfg.activations,
@@ -104,7 +111,28 @@ def records(runs: list[GridRun]) -> list[dict]:
     """One JSON-ready dict per run: its identity, per-epoch history and final test accuracy."""
     return [{"depth": r.depth, "activation": r.activation, "seed": r.seed,
              "diverged": bool(r.final["diverged"]), "test_acc": float(r.final["test_acc"]),
-             "history": {k: v for k, v in r.history.items() if k != "diverged"}} for r in runs]
+             "history": r.history} for r in runs]
+
+
+def from_records(recs: list[dict]) -> list[GridRun]:
+    """The GridRuns of ``records`` as read back from metrics.json (None back to NaN)."""
+    def array(k, v):
+        return np.asarray(v, bool) if k == "diverged" else np.asarray(
+            [np.nan if x is None else x for x in np.ravel(np.asarray(v, object))], np.float32).reshape(np.shape(v))
+    return [GridRun(r["depth"], r["activation"], r["seed"], {k: array(k, v) for k, v in r["history"].items()})
+            for r in recs]
+
+
+def _earlier_runs(cfg, ctx, name: str, grad_stats: bool) -> list[GridRun] | None:
+    folder = ctx.earlier(name)
+    if folder is None or json.loads((folder / "config.json").read_text())["config"] != artifacts.as_saved(cfg):
+        return None
+    runs = from_records(json.loads((folder / "metrics.json").read_text())["runs"])
+    if not runs or "diverged" not in runs[0].history or (grad_stats and "grad_kernel" not in runs[0].history):
+        return None
+    print(f"{ctx.name}: using the {len(runs)} runs of {folder}/ (same config and code; --fresh trains them again)",
+          file=sys.stderr, flush=True)
+    return runs
 
 
 def group(runs: list[GridRun]) -> dict[tuple[int, str], list[GridRun]]:

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jexp import (adversarial, advplots, artifacts, checkpoint, data, evalplots, evaluate, experiment, keras_h5,
-                  nets, robustness, train)
+                  nets, rng, robustness, train)
 
 FIGURES = ("accuracy_vs_eps.png", "grid_robust.png", "perturbations_robust.png")
 
@@ -37,16 +37,15 @@ def _method(steps: int) -> str:
 def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augment=None, data_note: str = "",
         reference: tuple[str, float] | None = None) -> None:
     """The whole study; ``cfg`` has the fields of the two experiments' configs."""
-    key = jax.random.key(cfg.seed)
     standard_net, standard = load_standard(cfg.standard, net.input_shape, made_by)
     tr = data.subset(ds.train, cfg.train_size or None)
-    d = train.make_data(tr, ds.test, jax.random.fold_in(key, 0))
-    check_f, _ = adversarial.classifier(net, *nets.init(net, key))  # one function: one compiled PGD program
+    d = train.make_data(tr, ds.test, rng.key(cfg.seed, "probe"))
+    check_f, _ = adversarial.classifier(net, *nets.init(net, jax.random.key(0)))  # a template: one compiled PGD program
     check_x, check_y = tr.x[:cfg.select_size], tr.y[:cfg.select_size]
 
     def pgd_check(p, s):  # early stopping against catastrophic overfitting (Wong et al. 2020)
         v = adversarial.classifier(net, p, s)[1]
-        return float(robustness.pgd_survivors(check_f, v, check_x, check_y, jax.random.fold_in(key, 5), cfg.eps,
+        return float(robustness.pgd_survivors(check_f, v, check_x, check_y, rng.key(cfg.seed, "check"), cfg.eps,
                                               steps=cfg.select_steps)[-1].mean())
     adversary = adversarial.linf_training(cfg.eps, cfg.train_steps, cfg.alpha,
                                           warmup=cfg.warmup_epochs * (len(tr.y) // cfg.batch_size))
@@ -78,20 +77,20 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: data.Dataset, made_by: str, augme
                "reference": None if reference is None else {"source": reference[0], "pgd": reference[1]}}
     for i, (name, (f, v)) in enumerate(models.items()):
         other = models["robust" if name == "standard" else "standard"]
-        ev = robustness.evaluate(f, v, ex, ey, jax.random.fold_in(key, 10 + i), cfg.eps, steps=cfg.pgd_steps,
+        ev = robustness.evaluate(f, v, ex, ey, jax.random.fold_in(rng.key(cfg.seed, "pgd"), i), cfg.eps, steps=cfg.pgd_steps,
                                  restarts=cfg.restarts, eps_grid=cfg.eps_grid, curve_size=cfg.curve_size,
                                  transfer_from=other, progress=bar)
         metrics["models"][name] = {"test_acc": float(np.mean(probs[name].argmax(-1) == ds.test.y)), **ev,
                                    "checks": robustness.masking_checks(ev, broken_below=cfg.broken_below)}
 
     both = np.stack([probs["standard"], probs["robust"]])
-    ids = experiment.attack_samples(cfg.samples, jax.random.fold_in(key, 1), both, ds.test.y, cfg.n_samples,
+    ids = experiment.attack_samples(cfg.samples, rng.key(cfg.seed, "samples"), both, ds.test.y, cfg.n_samples,
                                     cfg.min_confidence)
     x, labels = ds.test.x[ids], ds.test.y[ids]
     metrics.update(samples=ids, labels=labels)
     classes = list(ds.classes)
     for name, (f, v) in models.items():
-        att = adversarial.attack_pairs(f, v, x, jax.random.fold_in(key, 2), adversarial.AttackConfig.of(cfg))
+        att = adversarial.attack_pairs(f, v, x, rng.key(cfg.seed, "attack"), adversarial.AttackConfig.of(cfg))
         bar.update(1, f"{name}: generators")
         metrics["models"][name]["generator"] = {**adversarial.summarize(att, labels),
                                                 "generators": adversarial.pair_records(att, labels, ids)}

@@ -21,13 +21,13 @@ import optax
 from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jexp import checkpoint, gradients
+from jexp import checkpoint, gradients, rng
 
 
 class RunState(struct.PyTreeNode):
     params: Any
     opt_state: Any
-    key: jax.Array       # this run's PRNG key (shuffling)
+    key: jax.Array       # this run's training key: shuffles, augmentation, dropout (see jexp.rng)
     variant: jax.Array   # int32 handed to apply_fn, e.g. which activation
     diverged: jax.Array  # bool: a loss or parameter became NaN/inf
     model_state: Any = struct.field(default_factory=dict)  # e.g. BatchNorm's moving statistics
@@ -106,7 +106,7 @@ class Trainer:
     def init(self, init_fn, seed, variant=0, hparams=None) -> RunState:
         """One run: ``init_fn(key)`` gives params (or (params, model_state)); the optimiser state
         gets this run's ``hparams``."""
-        k_init, k_train = jax.random.split(jax.random.key(seed))
+        k_init, k_train = rng.key(seed, "init"), rng.key(seed, "train")
         params, model_state = init_fn(k_init), {}
         if isinstance(params, tuple):
             params, model_state = params
@@ -131,20 +131,19 @@ class Trainer:
         batch of each shuffle is dropped.
         """
         n, bs = data.train_x.shape[0], self.batch_size
-        key, k_perm = jax.random.split(state.key)
+        key, k_perm, k_steps = rng.epoch_keys(state.key)
         perm = jax.random.permutation(k_perm, n)
 
         def body(i, carry):
             params, opt_state, model_state, loss_sum, acc_sum = carry
             idx = jax.lax.dynamic_slice(perm, (i * bs,), (bs,))
-            x, k_step = data.train_x[idx], None
-            y = data.train_y[idx]
-            if self.augment is not None or self.forward_fn is not None:
-                k_aug, k_step = jax.random.split(jax.random.fold_in(k_perm, i))
-                if self.augment is not None:
-                    x = self.augment(k_aug, x)
+            x, y = data.train_x[idx], data.train_y[idx]
+            k_aug, k_step, k_adv = rng.step_keys(k_steps, i)
+            if self.forward_fn is None:
+                k_step = None
+            if self.augment is not None:
+                x = self.augment(k_aug, x)
             if self.adversary is not None:
-                k_adv = jax.random.fold_in(jax.random.fold_in(k_perm, i), 0xAD7)
                 input_grad = jax.grad(lambda xa: self.example_loss(
                     self.forward(params, model_state, xa, state.variant, k_step)[0], xa, y).sum())
                 x = jax.lax.stop_gradient(self.adversary(input_grad, k_adv, x, state.step + i))

@@ -3,7 +3,6 @@ the CIFAR attack experiment end to end."""
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -135,7 +135,6 @@ def test_space_separated_override_equals_the_equals_form(capsys, fake_data_dir, 
 
 
 def test_run_all_goes_on_past_a_failure_and_exits_1(capsys, tmp_path, monkeypatch):
-    import types
     calls = []
 
     def fake_run(name, overrides, **kw):
@@ -189,3 +188,20 @@ def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
         assert res.returncode == 0, res.stderr
         outs.append((out / "ex1b" / "quick" / "metrics.json").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_ex1c_reuses_ex1b_runs_only_when_config_and_code_match(capsys, fake_data_dir, tmp_path, monkeypatch):
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    assert run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={shared}")[0] == 0
+    code, _, err = run_cli(capsys, "run", "ex1c", "--quick", *TINY, f"--out={shared}")
+    assert code == 0 and f"using the 12 runs of {shared}/ex1b/quick/" in err
+    code, _, err = run_cli(capsys, "run", "ex1c", "--quick", *TINY, f"--out={alone}")
+    assert code == 0 and "using the" not in err
+    # taken from ex1b or trained by ex1c itself: the same bytes
+    for f in ("metrics.json", "results.md"):
+        assert (shared / "ex1c" / "quick" / f).read_bytes() == (alone / "ex1c" / "quick" / f).read_bytes()
+    # another config, or other code, or --fresh: trained again
+    for args in (["--epochs=1"], ["--fresh"]):
+        assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, *args, f"--out={shared}")[2]
+    monkeypatch.setattr(experiment, "code_version", lambda name: "other")
+    assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, f"--out={shared}")[2]

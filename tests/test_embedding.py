@@ -1,5 +1,4 @@
 """PCA by SVD and the kNN classifier, against direct computations on small data."""
-import jax
 import numpy as np
 import pytest
 

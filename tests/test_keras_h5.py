@@ -7,7 +7,6 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import h5py
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jexp import augment, nets, train
-from jexp.nets import Activation, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from jexp.nets import Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
 
 @pytest.mark.parametrize("kernel, strides, padding, size", [

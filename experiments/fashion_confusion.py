@@ -5,7 +5,7 @@ Setting:  784-100-10, ReLU, dropout 0.3 on the hidden layer's output, L2 1e-4 on
           (as Keras' kernel_regularizer), Adam (lr 1e-3, one-cycle), batch 128, 30 epochs.
 Result:   artifacts/fashion_confusion/: confusion.png (rates conditioned on the true class),
           learning_curves.png, results.md (most-confused class per class, the most-confused pair).
-          Measured (seed 0, ~1 min on a 2-core Intel Xeon): 88.77 % test accuracy (target 88 %).
+          Measured (seed 0, 17 s on a 2-core AMD EPYC): 88.45 % test accuracy (target 88 %).
 """
 from dataclasses import dataclass
 

@@ -117,7 +117,7 @@ def _error(msg: str, code: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    from jexp import data, digits, keras_h5
+    from jexp import compile_cache, data, digits, keras_h5
     try:
         top = parser()
         if not argv:
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits, "
                              "camera")
+        if args.command in ("run", "camera", "predict-digit", "eval-digits"):
+            compile_cache.enable()  # a second run loads its compiled programs (see jexp/compile_cache.py)
         if args.command == "run":
             return _run(argv[1:], args, extras, top)
         _unknown(extras, f"jexp {args.command}")

@@ -8,6 +8,10 @@ import pytest
 
 from jexp import data
 
+# the commands' persistent compilation cache stays off in tests (the user's ~/.cache is not theirs to
+# fill); tests/test_cli.py turns it on where it is the subject
+os.environ.setdefault("JEXP_NO_COMPILE_CACHE", "1")
+
 REAL_DATA = Path(os.environ.get(data.DATA_ENV, Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 

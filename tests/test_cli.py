@@ -177,16 +177,24 @@ def test_progress_bar_is_tqdm_and_counts_every_tick_from_many_threads():
 
 def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
     """Bitwise reproducibility across processes, not only twice in one: the same command in two new
-    Python processes writes the same metrics.json."""
+    Python processes writes the same metrics.json; the second loads its programs from the persistent
+    compilation cache the first filled."""
     import os
-    env = {**os.environ, data.DATA_ENV: str(fake_data_dir), data.NO_VERIFY_ENV: "1"}  # synthetic files: no registry sums
+    cache = tmp_path / "xla"
+    env = {**os.environ, data.DATA_ENV: str(fake_data_dir), data.NO_VERIFY_ENV: "1",  # synthetic files: no registry sums
+           "JAX_COMPILATION_CACHE_DIR": str(cache)}
+    env.pop("JEXP_NO_COMPILE_CACHE", None)
     outs = []
     for i in range(2):
+        if i == 1:
+            filled = sorted(cache.iterdir())
+            assert len(filled) >= 2  # the epoch programs, at least
         out = tmp_path / f"run{i}"
         res = subprocess.run([sys.executable, "-m", "jexp", "run", "ex1b", "--quick", *TINY, f"--out={out}"],
                              capture_output=True, text=True, env=env)
         assert res.returncode == 0, res.stderr
         outs.append((out / "ex1b" / "quick" / "metrics.json").read_bytes())
+    assert sorted(cache.iterdir()) == filled  # the second process compiled nothing new: all loaded
     assert outs[0] == outs[1]
 
 
@@ -205,3 +213,21 @@ def test_ex1c_reuses_ex1b_runs_only_when_config_and_code_match(capsys, fake_data
         assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, *args, f"--out={shared}")[2]
     monkeypatch.setattr(experiment, "code_version", lambda name: "other")
     assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, f"--out={shared}")[2]
+
+
+def test_the_compile_cache_goes_where_the_environment_says_or_nowhere(monkeypatch, tmp_path):
+    import jax
+
+    from jexp import compile_cache
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        monkeypatch.setenv("JEXP_NO_COMPILE_CACHE", "1")
+        assert compile_cache.enable() is None and jax.config.jax_compilation_cache_dir == before
+        monkeypatch.setenv("JEXP_NO_COMPILE_CACHE", "0")
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        assert compile_cache.enable() == str(tmp_path / "jexp" / "xla") == jax.config.jax_compilation_cache_dir
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "own"))
+        assert compile_cache.enable() == str(tmp_path / "own")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)

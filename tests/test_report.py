@@ -109,3 +109,39 @@ def test_the_camera_benchmark_line_gives_frame_rate_stages_and_verdict(tmp_path)
         assert "detection 20.0 ms, preprocessing 0.5 ms, classification 9.5 ms" in line and "1,166,087" in line
     path.unlink()
     assert report._bench_camera(tmp_path) == ""
+
+
+def _peers(tmp_path, seconds: dict) -> Path:
+    acc = {f"{d}-{a}": 0.5 for d in (5, 20, 40) for a in ("relu", "tanh", "sigmoid")}
+    entries = {k: {"seconds": s, "acc": acc, "ratio_to_jexp": s / seconds["jexp"]} for k, s in seconds.items()}
+    path = tmp_path / "bench" / "peers.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"work": "9 MLPs", "entries": entries, "skipped": {}, "machine": "2-core CPU (X)",
+                                "flop": 4.5e11, "matmul_gflops": 90.0, "floor_seconds": 5.0}))
+    return path
+
+
+def test_the_side_by_side_table_gives_ratios_and_verdicts_from_its_figures(tmp_path):
+    _peers(tmp_path, {"jexp": 10.0, "jexp-warm": 8.0, "keras-tf": 210.0, "keras-jax": 80.0, "torch": 150.0})
+    text = report._bench_peers(tmp_path)
+    assert "| Keras 3 on TensorFlow (the course's stack) | 210.0 | 21.0× | 50.00 |" in text
+    assert "21.0× faster than the course's Keras/TensorFlow, cold: the ≥ 20× target is reached" in text
+    assert "ahead of Keras 3 on JAX and PyTorch, eager" in text and "behind" not in text
+    assert "needs 5.0 s; jexp takes 2.0× that cold, 1.6× warm" in text
+    _peers(tmp_path, {"jexp": 10.0, "jexp-warm": 8.0, "keras-tf": 190.0, "keras-jax": 9.0, "torch": 150.0})
+    text = report._bench_peers(tmp_path)
+    assert "the ≥ 20× target is not reached (warm: 23.8×)" in text
+    assert "**behind** Keras 3 on JAX" in text and "ahead of PyTorch, eager" in text
+
+
+def test_the_cnn_comparison_names_a_faster_peer(tmp_path):
+    def entry(rate):
+        return {"examples_per_second": [rate / 2, rate], "speed_vs_jexp": [1.0, rate / 100.0], "acc": 0.9}
+    b = {"work": "2 epochs", "machine": "2-core CPU (X)", "nets": {"MNIST_CNN": {
+        "dataset": "mnist", "batch": 128, "images": 59904,
+        "entries": {"jexp": entry(100.0), "keras-tf": entry(150.0), "torch": entry(50.0)}}}}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "peers_cnn.json").write_text(json.dumps(b))
+    text = report._bench_peers_cnn(tmp_path)
+    assert "| `MNIST_CNN` | Keras 3 on TensorFlow (the course's stack) | 75 | 150 | 1.50× | 90.00 |" in text
+    assert "`MNIST_CNN`: jexp is **behind** Keras 3 on TensorFlow (the course's stack) in epoch 2." in text

@@ -24,6 +24,12 @@ def _bench(root: Path) -> str:
             f"median {b['median_seconds']:.1f} s). `python bench/ex1b_grid.py`.\n")
 
 
+def _bench_json(root: Path, name: str) -> dict | None:
+    """A benchmark's recorded figures (artifacts/bench/NAME), or None before its first run."""
+    path = root / "bench" / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 PEER_LABELS = {"jexp": "jexp, cold (compile included)", "jexp-warm": "jexp, warm compilation cache",
                "keras-tf": "Keras 3 on TensorFlow (the course's stack)", "keras-jax": "Keras 3 on JAX",
                "torch": "PyTorch, eager"}
@@ -31,10 +37,9 @@ PEER_LABELS = {"jexp": "jexp, cold (compile included)", "jexp-warm": "jexp, warm
 
 def _bench_peers(root: Path) -> str:
     """The side-by-side ex1b grid of bench/peers.py: times, ratios and the targets."""
-    path = root / "bench" / "peers.json"
-    if not path.exists():
+    b = _bench_json(root, "peers.json")
+    if b is None:
         return ""
-    b = json.loads(path.read_text())
     e = b["entries"]
     rows = [[PEER_LABELS[k], f"{v['seconds']:.1f}", f"{v['ratio_to_jexp']:.1f}×",
              f"{100 * sum(v['acc'].values()) / len(v['acc']):.2f}"] for k, v in e.items()]
@@ -63,10 +68,9 @@ def _bench_peers(root: Path) -> str:
 
 
 def _bench_peers_cnn(root: Path) -> str:
-    path = root / "bench" / "peers_cnn.json"
-    if not path.exists():
+    b = _bench_json(root, "peers_cnn.json")
+    if b is None:
         return ""
-    b = json.loads(path.read_text())
     rows = []
     for net, n in b["nets"].items():
         for k, v in n["entries"].items():
@@ -121,10 +125,9 @@ def _verdict(b: dict) -> str:
 
 
 def _bench_conv(root: Path) -> str:
-    path = root / "bench" / "conv.json"
-    if not path.exists():
+    b = _bench_json(root, "conv.json")
+    if b is None:
         return ""
-    b = json.loads(path.read_text())
     worst = max(b["layers"], key=lambda r: r["max_rel_diff"])["max_rel_diff"]
     return (f"- Convolution on {b['machine']}: XLA's `conv_general_dilated` vs jexp's im2col matmul "
             f"(`nets.Conv`), forward + gradient {b['steps']}× inside one `fori_loop`, NHWC, batch {b['batch']}, "
@@ -134,10 +137,9 @@ def _bench_conv(root: Path) -> str:
 
 
 def _bench_camera(root: Path) -> str:
-    path = root / "bench" / "camera.json"
-    if not path.exists():
+    b = _bench_json(root, "camera.json")
+    if b is None:
         return ""
-    b = json.loads(path.read_text())
     ms = b["ms_per_frame"]
     return (f"- `jexp camera` on {b['machine']}: a {b['frame_size'][0]}×{b['frame_size'][1]} video of "
             f"{b['faces_per_frame'][0]}-{b['faces_per_frame'][1]} FER2013 PrivateTest faces per frame, {b['frames']} "

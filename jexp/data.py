@@ -184,11 +184,13 @@ def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` (uint8 or int32) as a gzipped IDX file, e.g. to make synthetic test data."""
+    """Write ``array`` (uint8 or int32) as a gzipped IDX file, e.g. to make synthetic test data.
+    The bytes depend on ``array`` and the file name alone (gzip's timestamp is 0), so a file written
+    twice has one checksum."""
     code = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}[np.asarray(array).dtype]
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     body = np.asarray(array).astype(">i4" if code == 0x0C else np.uint8).tobytes()
-    with gzip.open(path, "wb") as f:
+    with open(path, "wb") as raw, gzip.GzipFile(os.path.basename(path), "wb", fileobj=raw, mtime=0) as f:
         f.write(header + body)
 
 

@@ -1,6 +1,9 @@
 """Tiny synthetic data sets in the original file formats, and helpers shared by the tests."""
 import dataclasses
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +65,16 @@ def real_data_or_skip(name: str = "mnist") -> Path:
     if not all((folder / f.name).exists() for f in data.DATASETS[name].files.values()):
         pytest.skip(f"real {name} not found in {REAL_DATA}")
     return REAL_DATA
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """(folder, base URL) of a local web server over that folder, for the download path."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()

@@ -1,8 +1,5 @@
-import functools
 import gzip
-import http.server
 import socket
-import threading
 import time
 
 import jax
@@ -80,18 +77,6 @@ def test_missing_file_offline_is_one_clear_line(fake_data_dir, monkeypatch):
     assert time.perf_counter() - t0 < 10  # no minutes of retries against a dead host
     with pytest.raises(data.DataError, match="missing data file"):
         data.load("mnist", download=False)
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
 
 
 def test_missing_file_is_fetched_with_tfds_and_verified(fake_data_dir, http_server, monkeypatch):

@@ -215,22 +215,29 @@ def run_all(args) -> int:
             status, where = "ok", f"{out}/"
         except KeyboardInterrupt:
             raise
+        except data.MissingData as e:
+            optional = getattr(experiment.load(name), "SKIP_WITHOUT_DATA", False)
+            status, where = (f"skipped: {e}" if optional else f"failed: {e}"), "-"
         except (data.DataError, UsageError) as e:
             status, where = f"failed: {e}", "-"
         except Exception as e:  # a bug in one experiment must not stop the others
             status, where = f"failed: {type(e).__name__}: {e}".splitlines()[0], "-"
         seconds = time.perf_counter() - t0
-        if status != "ok":
+        if status.startswith("failed"):
             print(f"jexp: error: {name}: {status[len('failed: '):]}", file=sys.stderr)
+        elif status.startswith("skipped"):
+            print(f"jexp: note: {name} skipped for missing data: {status[len('skipped: '):]}", file=sys.stderr)
         print(f"{name}: {status.split(':')[0]} in {seconds:.1f}s", flush=True)
         rows.append((name, status, seconds, where))
-    failed = [r for r in rows if r[1] != "ok"]
+    failed = [r for r in rows if r[1].startswith("failed")]
+    skipped = [r[0] for r in rows if r[1].startswith("skipped")]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'experiment':{width}s}  {'time':>8s}  {'results':30s}  status")
     for name, status, seconds, where in rows:
         print(f"{name:{width}s}  {seconds:7.1f}s  {where:30s}  {status[:100]}")
-    print(f"{len(rows) - len(failed)} of {len(rows)} experiments done" + (f"; failed: {', '.join(r[0] for r in failed)}"
-                                                                       if failed else ""))
+    print(f"{len(rows) - len(failed) - len(skipped)} of {len(rows)} experiments done"
+          + (f"; skipped for missing data: {', '.join(skipped)}" if skipped else "")
+          + (f"; failed: {', '.join(r[0] for r in failed)}" if failed else ""))
     if not args.quick and args.out == "artifacts":
         print(f"updated {report.update_readme()}")
     return 1 if failed else 0

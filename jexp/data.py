@@ -36,6 +36,10 @@ class DataError(RuntimeError):
     """A data file is missing, corrupt or malformed. The message is one line for the user."""
 
 
+class MissingData(DataError):
+    """A data file is not there and could not be fetched (as opposed to present but corrupt)."""
+
+
 @dataclass(frozen=True)
 class FileSpec:
     name: str
@@ -128,7 +132,7 @@ def fetch(spec: FileSpec, dest: Path) -> None:
         shutil.move(got, dest)
         shutil.rmtree(tmp_dir, ignore_errors=True)
         return
-    raise DataError(f"missing data file {dest}: put {spec.name} in {dest.parent}/ "
+    raise MissingData(f"missing data file {dest}: put {spec.name} in {dest.parent}/ "
                     f"(or pass --data-dir / set {DATA_ENV}); download failed: {'; '.join(reasons) or 'no URL known'}")
 
 
@@ -140,7 +144,7 @@ def read_verified(spec: FileSpec, path: Path, download: bool = True) -> bytes:
     """The bytes of ``path``, fetched first if missing, checked against ``spec``'s size and sha256."""
     if not path.exists():
         if not download:
-            raise DataError(f"missing data file {path}: put {spec.name} in {path.parent}/ "
+            raise MissingData(f"missing data file {path}: put {spec.name} in {path.parent}/ "
                             f"(or pass --data-dir / set {DATA_ENV})")
         fetch(spec, path)
     data = path.read_bytes()

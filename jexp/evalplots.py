@@ -233,3 +233,35 @@ def frames(images, titles: list[str] | None = None, title: str = "", columns: in
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _mosaic(maps: np.ndarray, columns: int) -> np.ndarray:
+    """(H, W, F) maps tiled on a grid of ``columns``, 1-pixel gaps (NaN), each map scaled to [0, 1]
+    by the layer's largest activation, so weak and silent filters look weak and silent."""
+    h, w, f = maps.shape
+    rows = -(-f // columns)
+    out = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    top = max(float(maps.max()), 1e-12)
+    for k in range(f):
+        r, c = divmod(k, columns)
+        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = maps[..., k] / top
+    return out
+
+
+def feature_maps(image: np.ndarray, layers: list[np.ndarray], title: str = ""):
+    """The input image and, per convolutional layer, every filter's output map on one grid."""
+    fig, axes = plt.subplots(1, len(layers) + 1, figsize=(3.0 * (len(layers) + 1), 3.4))
+    axes[0].imshow(np.asarray(image).squeeze(), cmap=None if np.asarray(image).shape[-1] == 3 else "gray")
+    axes[0].set_title("input")
+    for i, maps in enumerate(layers):
+        maps = np.asarray(maps)
+        cols = int(np.ceil(np.sqrt(maps.shape[-1])))
+        axes[i + 1].imshow(_mosaic(maps, cols), cmap="magma", vmin=0, vmax=1)
+        axes[i + 1].set_title(f"conv {i + 1}: {maps.shape[-1]} maps of {maps.shape[0]}×{maps.shape[1]}")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

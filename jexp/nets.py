@@ -303,3 +303,28 @@ EMOTION_CNN = Sequential((48, 48, 1), (Conv2D(32, 3, padding="same"), BatchNorm(
                              Conv2D(f, 3, padding="same"), BatchNorm(), Activation("relu"))
                              + ((MaxPool2D(),) if i < 2 else ()))
                          + (GlobalAvgPool2D(), Dropout(0.5), Dense(7)))
+# SVHN, the sheet's network (Athens ML assignment 2, exercise 2): three 3×3 convolutions of 9, 36 and
+# 49 filters, each followed by 3×3 max-pooling (stride 3), then softmax regression. "same" padding
+# keeps each convolution's size, so the pools take 32 → 10 → 3 → 1 and the last layer sees 1×1×49.
+SVHN_SHEET = Sequential((32, 32, 3), tuple(layer for f in (9, 36, 49) for layer in (
+    Conv2D(f, 3, padding="same", activation="relu"), MaxPool2D(3))) + (Flatten(), Dense(10)))
+# the same topology 4× wider (36, 144, 196 filters): what the sheet's width leaves on the table
+SVHN_WIDE = Sequential((32, 32, 3), tuple(layer for f in (36, 144, 196) for layer in (
+    Conv2D(f, 3, padding="same", activation="relu"), MaxPool2D(3))) + (Flatten(), Dense(10)))
+
+
+def conv_outputs(net: Sequential, params, model_state, x) -> list[jax.Array]:
+    """The output of every Conv2D layer of ``net`` (after its own activation, and the BatchNorm and
+    Activation layers right after it), for inference on ``x``: one array (N, H, W, filters) each."""
+    outs, names = [], layer_names(net.layers)
+    for i, layer in enumerate(net.layers):
+        if not isinstance(layer, Conv2D):
+            continue
+        end = i + 1
+        while end < len(net.layers) and isinstance(net.layers[end], (BatchNorm, Activation)):
+            end += 1
+        prefix = Sequential(net.input_shape, net.layers[:end])
+        keep = set(names[:end])
+        outs.append(apply(prefix, {k: v for k, v in params.items() if k in keep},
+                          {c: {k: v for k, v in s.items() if k in keep} for c, s in (model_state or {}).items()}, x))
+    return outs

@@ -158,7 +158,8 @@ def render(root: str | Path = "artifacts") -> str:
         folder = root / name
         results = folder / "results.md"
         if not results.exists():
-            parts.append(f"### {name}\n\n_Not run yet: `jexp run {name}`._\n")
+            note = getattr(experiment.load(name), "NOT_RUN", None) or f"Not run yet: `jexp run {name}`."
+            parts.append(f"### {name}: {experiment.describe(experiment.load(name))}\n\n_{note}_\n")
             continue
         body = results.read_text().split("\n", 1)[1].strip()
         title = experiment.describe(experiment.load(name))

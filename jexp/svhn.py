@@ -69,12 +69,12 @@ def load(root: str | os.PathLike | None = None, *, extra: bool = False, download
         for r in roles:
             if not (folder / FILES[r].name).exists() and download:
                 data.fetch(FILES[r], folder / FILES[r].name)
-    except data.DataError as e:
+    except data.MissingData as e:
         why = str(e).split("download failed: ", 1)[-1]
-        raise data.DataError(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (or pass --data-dir / "
+        raise data.MissingData(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (or pass --data-dir / "
                              f"set {data.DATA_ENV}); download failed: {why}") from None
     if missing and not download:
-        raise data.DataError(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (from {URL}; "
+        raise data.MissingData(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (from {URL}; "
                              f"or pass --data-dir / set {data.DATA_ENV})")
     parts = {r: parse_mat(data.read_verified(FILES[r], folder / FILES[r].name, False), str(folder / FILES[r].name))
              for r in roles}

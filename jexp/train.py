@@ -240,8 +240,9 @@ def replicate(tree):
 
 def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=None,
         progress=None, on_epoch: Callable[[int, dict], None] | None = None,
-        after_epoch: Callable[[int, RunState], None] | None = None):
-    """Train the stacked runs in ``state`` for ``epochs`` epochs, one jitted call per epoch.
+        after_epoch: Callable[[int, RunState], None] | None = None, stop: Callable[[int], bool] | None = None):
+    """Train the stacked runs in ``state`` for ``epochs`` epochs, one jitted call per epoch; fewer
+    when ``stop(epochs done)`` says so after an epoch (or at a resumed checkpoint: early stopping).
 
     Returns (state, history): history[name] is a numpy array [runs, epochs + 1, ...], index 0
     being the untrained model (train metrics are NaN there). With ``ckpt_dir`` a checkpoint is
@@ -262,6 +263,8 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
     if history is None:  # epoch 0: the untrained models, probed by the same program (steps=0)
         history = {k: np.asarray(v)[:, None] for k, v in jax.device_get(epoch_fn(state, data, jnp.int32(0))[1]).items()}
     for e in range(start, epochs):
+        if stop is not None and e > 0 and stop(e):
+            break
         state, metrics = epoch_fn(state, data, steps)
         metrics = jax.device_get(metrics)
         history = {k: np.concatenate([history[k], np.asarray(metrics[k])[:, None]], axis=1) for k in history}
@@ -295,7 +298,8 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
             loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0,
-            adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | None = None):
+            adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | None = None,
+            patience: int = 0):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
     kernel_regularizer; not included in the reported loss) and an optional ``adversary`` (adversarial
@@ -307,7 +311,9 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     e.g. on a PGD check against catastrophic overfitting in FGSM training (Wong et al. 2020).
     history["select_score"] holds the scores (NaN for epoch 0) and history["selected_epoch"] the
     epoch returned. With ``ckpt_dir`` the best epoch so far is checkpointed too (``ckpt_dir``-best),
-    so a resumed fit still returns the best of all its epochs."""
+    so a resumed fit still returns the best of all its epochs. ``patience`` > 0 (with ``keep_best``)
+    stops training once that many epochs have passed without a better score (Keras' EarlyStopping
+    with restore_best_weights); the history then ends at the last epoch trained."""
     from jexp import nets
     steps = epochs * (data.train_x.shape[0] // batch_size)
     schedule = optax.warmup_cosine_decay_schedule(lr / 20, lr, max(1, steps // 20), max(2, steps), lr / 1000)
@@ -336,11 +342,14 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
         if best_dir is not None:
             checkpoint.save(best_dir, epoch, best["params"], {"scores": scores, "best_score": best["score"],
                                                               "best_epoch": best["epoch"]})
+    stop = None
+    if keep_best is not None and patience > 0:
+        stop = lambda done: bool(best) and done - best["epoch"] >= patience
     state, history = fit(trainer, state, data, epochs, ckpt_dir=ckpt_dir, progress=progress,
-                         after_epoch=None if keep_best is None else score)
+                         after_epoch=None if keep_best is None else score, stop=stop)
     params, model_state = jax.tree.map(lambda a: a[0], (state.params, state.model_state))
     history = {k: v[0] for k, v in history.items()}
     if keep_best is not None and best:
         params, model_state = jax.tree.map(jnp.asarray, best["params"])
-        history.update(select_score=scores, selected_epoch=np.asarray(best["epoch"]))
+        history.update(select_score=scores[:len(history["test_acc"])], selected_epoch=np.asarray(best["epoch"]))
     return params, model_state, history

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import socket
 
 import numpy as np
@@ -105,3 +106,73 @@ def test_a_missing_file_is_fetched_with_tfds_and_verified(svhn_dir, http_server,
     ds = svhn.load(root)
     assert local.exists() and not (root / "svhn" / ".downloads").exists()
     np.testing.assert_array_equal(ds.test.y, made["test"][1])
+
+
+def _learnable(n, seed):
+    """Digit k lights a vertical band at column 3k of one colour channel: a pattern a tiny CNN can learn."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 10
+    x = rng.integers(0, 60, (n, 32, 32, 3)).astype(np.uint8)
+    for i, k in enumerate(y):
+        x[i, 4:28, 3 * k:3 * k + 3, k % 3] = 230
+    return x, y
+
+
+def test_the_experiment_runs_on_synthetic_files_and_writes_every_figure(tmp_path, monkeypatch, capsys):
+    from jexp import cli, experiment
+    folder = tmp_path / "data" / "svhn"
+    folder.mkdir(parents=True)
+    for role, (n, seed) in (("train", (420, 0)), ("test", (150, 1))):
+        svhn.write_mat(folder / svhn.FILES[role].name, *_learnable(n, seed))
+        raw = (folder / svhn.FILES[role].name).read_bytes()
+        monkeypatch.setitem(svhn.FILES, role, dataclasses.replace(svhn.FILES[role], size=len(raw), sha256=data.sha256(raw)))
+    out = tmp_path / "artifacts"
+    code = cli.main(["run", "svhn", "--quick", f"--data-dir={tmp_path / 'data'}", f"--out={out}", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    run = out / "svhn" / "quick"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["sizes"] == {"train": 256, "val": 64, "test": 128}
+    for name in ("sheet", "wide"):
+        r = m["models"][name]
+        assert np.asarray(r["confusion"]).sum() == 128 and 1 <= r["selected_epoch"] <= r["epochs_trained"] <= 3
+        assert (run / f"{name}.h5").exists() and (run / f"confusion_{name}.png").exists()
+    assert m["models"]["sheet"]["params"] == 19629
+    fm = m["feature_maps"]
+    assert sorted(fm["labels"]) == list(range(10)) and [l["filters"] for l in fm["layers"]] == [9, 36, 49]
+    assert [l["size"] for l in fm["layers"]] == [32, 10, 3]
+    assert sorted(p.name for p in run.glob("feature_maps_digit*.png")) == [f"feature_maps_digit{k}.png" for k in range(10)]
+    assert experiment.results_from("svhn", run) == (run / "results.md").read_text()
+
+
+def test_run_all_skips_svhn_without_its_files_but_fails_others(capsys, tmp_path, monkeypatch):
+    from jexp import cli, experiment
+
+    def fake_run(name, overrides, **kw):
+        if name in ("svhn", "ex1b"):
+            raise data.MissingData(f"missing data file for {name}")
+        return tmp_path / name
+    monkeypatch.setattr(experiment, "names", lambda: ("ex1b", "ex1c", "svhn"))
+    monkeypatch.setattr(experiment, "run", fake_run)
+    code = cli.main(["run", "all", "--quick", f"--out={tmp_path}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "jexp: error: ex1b: missing data file for ex1b" in err
+    assert "jexp: note: svhn skipped for missing data" in err
+    assert "1 of 3 experiments done; skipped for missing data: svhn; failed: ex1b" in out
+    monkeypatch.setattr(experiment, "names", lambda: ("ex1c", "svhn"))
+    assert cli.main(["run", "all", "--quick", f"--out={tmp_path}"]) == 0
+
+
+@pytest.mark.parametrize("net_name", ["SVHN_SHEET", "SVHN_WIDE"])
+def test_the_svhn_networks_load_in_keras_with_the_same_outputs(tmp_path, net_name):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    import jax
+
+    from jexp import keras_h5, nets
+    net = getattr(nets, net_name)
+    params, state = nets.init(net, jax.random.key(1))
+    keras_h5.save(tmp_path / "m.h5", net, params, state)
+    x = np.random.default_rng(0).random((4, 32, 32, 3), np.float32)
+    theirs = keras.models.load_model(tmp_path / "m.h5", compile=False).predict(x, verbose=0)
+    np.testing.assert_allclose(theirs, np.asarray(jax.nn.softmax(nets.apply(net, params, state, x))), atol=1e-6)

@@ -169,6 +169,34 @@ def test_fit_net_keep_best_survives_an_interruption(fake_data_dir, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_net_stops_after_patience_epochs_without_a_better_score(fake_data_dir, tmp_path):
+    """Scores 0.1, 0.9, 0.5, 0.6, … with patience 2: epochs 3 and 4 bring nothing better, so training
+    stops after epoch 4 (not 6) and returns epoch 2's weights; resumed from epoch 4's checkpoint,
+    it trains nothing more."""
+    from jexp import nets
+    from jexp.nets import Dense, Flatten
+    ds = data.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
+    by_epoch = [0.1, 0.9, 0.5, 0.6, 0.95, 0.99]
+    seen = []
+
+    def score(params, state):
+        seen.append(params)
+        return by_epoch[len(seen) - 1]
+    params, _, hist = train.fit_net(net, d, 6, batch_size=32, keep_best=score, patience=2, ckpt_dir=tmp_path / "c")
+    assert len(seen) == 4 and len(hist["test_acc"]) == 5 and int(hist["selected_epoch"]) == 2
+    np.testing.assert_allclose(hist["select_score"][1:], by_epoch[:4])
+    for got, want in zip(jax.tree.leaves(params), jax.tree.leaves(seen[1])):
+        np.testing.assert_array_equal(got, want)
+    again, _, hist2 = train.fit_net(net, d, 6, batch_size=32, keep_best=score, patience=2, ckpt_dir=tmp_path / "c")
+    assert len(seen) == 4 and len(hist2["test_acc"]) == 5  # resumed: already stopped, nothing trained
+    for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(a, b)
+    _, _, full = train.fit_net(net, d, 3, batch_size=32, keep_best=lambda p, s: 1.0, patience=2)
+    assert len(full["test_acc"]) == 4  # every epoch ties the best (the later wins): no stop
+
+
 def test_per_class_precision_recall_f1_from_confusion_counts():
     from jexp import evaluate
     counts = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])  # class 2 neither present nor decided

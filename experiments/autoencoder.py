@@ -48,9 +48,7 @@ def run(cfg: Config, ctx) -> None:
     params, state, hist = train.fit_net(AUTOENCODER, data, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size,
                                         lr=cfg.lr, loss_fn=squared_error, metric_fn=squared_error,
                                         ckpt_dir=ctx.checkpoints("autoencoder"), progress=ctx.progress(cfg.epochs))
-    encoder = nets.Sequential((28, 28, 1), ENCODER)
-    encode = jax.jit(lambda x: nets.apply(encoder, {k: params[k] for k in nets.layer_names(ENCODER) if k in params},
-                                          {}, x))
+    encode = jax.jit(lambda x: nets.apply(*nets.head(AUTOENCODER, params, state, len(ENCODER)), x))
     reconstruct = jax.jit(lambda x: nets.apply(AUTOENCODER, params, state, x))
     pca = embedding.pca_fit(ds.train.x, 2)
     codes = {"autoencoder": (evaluate.batched(encode, ds.train.x, 2000), evaluate.batched(encode, ds.test.x, 2000)),

@@ -9,7 +9,6 @@ Result:   artifacts/ex1b/results.md (table in the README): tanh trains at every 
 """
 from dataclasses import dataclass
 
-
 from jexp import artifacts, grid, plots
 
 # Test accuracy of the public Keras solution (one seed, 3 epochs), by (depth, activation).

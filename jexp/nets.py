@@ -313,18 +313,23 @@ SVHN_WIDE = Sequential((32, 32, 3), tuple(layer for f in (36, 144, 196) for laye
     Conv2D(f, 3, padding="same", activation="relu"), MaxPool2D(3))) + (Flatten(), Dense(10)))
 
 
+def head(net: Sequential, params, model_state, n: int) -> tuple[Sequential, dict, dict]:
+    """The first ``n`` layers of ``net`` as a net of their own, with their params and model_state
+    (layer names are positional, so they are the same in both): e.g. an autoencoder's encoder."""
+    keep = set(layer_names(net.layers[:n]))
+    return (Sequential(net.input_shape, net.layers[:n]), {k: v for k, v in params.items() if k in keep},
+            {c: {k: v for k, v in s.items() if k in keep} for c, s in (model_state or {}).items()})
+
+
 def conv_outputs(net: Sequential, params, model_state, x) -> list[jax.Array]:
     """The output of every Conv2D layer of ``net`` (after its own activation, and the BatchNorm and
     Activation layers right after it), for inference on ``x``: one array (N, H, W, filters) each."""
-    outs, names = [], layer_names(net.layers)
+    outs = []
     for i, layer in enumerate(net.layers):
         if not isinstance(layer, Conv2D):
             continue
         end = i + 1
         while end < len(net.layers) and isinstance(net.layers[end], (BatchNorm, Activation)):
             end += 1
-        prefix = Sequential(net.input_shape, net.layers[:end])
-        keep = set(names[:end])
-        outs.append(apply(prefix, {k: v for k, v in params.items() if k in keep},
-                          {c: {k: v for k, v in s.items() if k in keep} for c, s in (model_state or {}).items()}, x))
+        outs.append(apply(*head(net, params, model_state, end), x))
     return outs

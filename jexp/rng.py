@@ -41,11 +41,9 @@ def key(seed: int, purpose: str) -> jax.Array:
 
 def epoch_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(next epoch's key, the shuffle's key, the steps' key) from a run's current training key."""
-    nxt, perm, steps = jax.random.split(key, 3)
-    return nxt, perm, steps
+    return tuple(jax.random.split(key, 3))
 
 
 def step_keys(steps_key: jax.Array, i) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(augmentation, dropout, adversary) keys of step ``i`` of an epoch."""
-    aug, drop, adv = jax.random.split(jax.random.fold_in(steps_key, i), 3)
-    return aug, drop, adv
+    return tuple(jax.random.split(jax.random.fold_in(steps_key, i), 3))

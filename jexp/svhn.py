@@ -64,20 +64,15 @@ def load(root: str | os.PathLike | None = None, *, extra: bool = False, download
     """SVHN from ``<root>/svhn/``: train (plus extra when asked) and test."""
     folder = data.data_dir(root) / FOLDER
     roles = ("train", "test") + (("extra",) if extra else ())
-    missing = [FILES[r].name for r in roles if not (folder / FILES[r].name).exists()]
     try:
-        for r in roles:
-            if not (folder / FILES[r].name).exists() and download:
-                data.fetch(FILES[r], folder / FILES[r].name)
-    except data.MissingData as e:
-        why = str(e).split("download failed: ", 1)[-1]
-        raise data.MissingData(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (or pass --data-dir / "
-                             f"set {data.DATA_ENV}); download failed: {why}") from None
-    if missing and not download:
-        raise data.MissingData(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (from {URL}; "
-                             f"or pass --data-dir / set {data.DATA_ENV})")
-    parts = {r: parse_mat(data.read_verified(FILES[r], folder / FILES[r].name, False), str(folder / FILES[r].name))
-             for r in roles}
+        parts = {r: parse_mat(data.read_verified(FILES[r], folder / FILES[r].name, download), str(folder / FILES[r].name))
+                 for r in roles}
+    except data.MissingData as e:  # one line for all the missing files, not only the first
+        missing = [FILES[r].name for r in roles if not (folder / FILES[r].name).exists()]
+        failed = str(e).partition("download failed: ")[2]
+        raise data.MissingData(f"missing SVHN files in {folder}/: put {', '.join(missing)} there (from {URL}; or pass "
+                               f"--data-dir / set {data.DATA_ENV})" + (f"; download failed: {failed}" if failed else "")
+                               ) from None
     train = parts["train"]
     if extra:
         train = data.Split(np.concatenate([train.x, parts["extra"].x]), np.concatenate([train.y, parts["extra"].y]))

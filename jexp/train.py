@@ -240,7 +240,8 @@ def replicate(tree):
 
 def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=None,
         progress=None, on_epoch: Callable[[int, dict], None] | None = None,
-        after_epoch: Callable[[int, RunState], None] | None = None, stop: Callable[[int], bool] | None = None):
+        after_epoch: Callable[[int, RunState, dict], None] | None = None,
+        stop: Callable[[int], bool] | None = None):
     """Train the stacked runs in ``state`` for ``epochs`` epochs, one jitted call per epoch; fewer
     when ``stop(epochs done)`` says so after an epoch (or at a resumed checkpoint: early stopping).
 
@@ -269,7 +270,7 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
         metrics = jax.device_get(metrics)
         history = {k: np.concatenate([history[k], np.asarray(metrics[k])[:, None]], axis=1) for k in history}
         if after_epoch is not None:  # sees the stacked (and possibly padded) runs; before the checkpoint,
-            after_epoch(e + 1, state)  # so that an epoch it did not see is trained again on resume
+            after_epoch(e + 1, state, metrics)  # so that an epoch it did not see is trained again on resume
         if ckpt_dir is not None:
             checkpoint.save(ckpt_dir, e + 1, state, history)
         if on_epoch is not None:
@@ -298,7 +299,7 @@ def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None)
 def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
             loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0,
-            adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | None = None,
+            adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | str | None = None,
             patience: int = 0):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
@@ -307,7 +308,9 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     history[name] an array over epochs 0..epochs.
 
     ``keep_best(params, model_state) -> score`` is called after every epoch and the params of the
-    best-scoring epoch (the later one on ties) are returned instead of the last: early stopping,
+    best-scoring epoch (the later one on ties) are returned instead of the last; a metric name instead
+    (e.g. "test_loss", on ``data.test_x``, which every epoch computes anyway) scores minus that metric.
+    Early stopping,
     e.g. on a PGD check against catastrophic overfitting in FGSM training (Wong et al. 2020).
     history["select_score"] holds the scores (NaN for epoch 0) and history["selected_epoch"] the
     epoch returned. With ``ckpt_dir`` the best epoch so far is checkpointed too (``ckpt_dir``-best),
@@ -334,9 +337,9 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
             scores[:len(extra["scores"])] = extra["scores"][:epochs + 1]
             best.update(score=float(extra["best_score"]), epoch=int(extra["best_epoch"]), params=params)
 
-    def score(epoch, st):
+    def score(epoch, st, metrics):
         p, s = jax.device_get(jax.tree.map(lambda a: a[0], (st.params, st.model_state)))
-        scores[epoch] = keep_best(p, s)
+        scores[epoch] = -float(metrics[keep_best][0]) if isinstance(keep_best, str) else keep_best(p, s)
         if not best or scores[epoch] >= best["score"]:
             best.update(score=scores[epoch], epoch=epoch, params=(p, s))
         if best_dir is not None:

@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import json
 import textwrap
+import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,7 @@ class Context:
     quick: bool = False
     show_progress: bool = True
     out_root: Path = Path("artifacts")
+    bars: list = dataclasses.field(default_factory=list)  # every progress bar of the run, for timing.json
 
     def earlier(self, name: str) -> Path | None:
         """The folder of experiment ``name``'s run beside this one (same output root, quick or not)
@@ -167,7 +169,9 @@ class Context:
         return folder if same and self.ckpt_dir is not None else None
 
     def progress(self, total: int, desc: str = "") -> progress.Progress:
-        return progress.Progress(total, desc or self.name, enabled=self.show_progress)
+        bar = progress.Progress(total, desc or self.name, enabled=self.show_progress)
+        self.bars.append(bar)
+        return bar
 
     def checkpoints(self, sub: str) -> str | None:
         return None if self.ckpt_dir is None else str(self.ckpt_dir / sub)
@@ -176,20 +180,38 @@ class Context:
 def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = False, data_dir=None,
         out_root="artifacts", resume: bool = True, show_progress: bool = True) -> Path:
     """Run experiment ``name``; returns its artifacts folder."""
+    t0 = time.perf_counter()
     module = load(name)
     cfg = with_overrides(module.Config, overrides or {}, module.QUICK if quick else None)
     out_dir = Path(out_root) / name / ("quick" if quick else "")
     ckpt = out_dir / "checkpoints" / f"{config_hash(cfg)}-{code_version(name)}" if resume else None
+    resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
     out = artifacts.Artifacts(out_dir)
     try:
         ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
         out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code_version(name),
                                  "jax": jax.__version__, "backend": jax.default_backend()})
         module.run(cfg, ctx)
+        out.json("timing.json", timing(time.perf_counter() - t0, ctx.bars, resumed))
         out.commit()
     finally:
         out.discard()
     return out_dir
+
+
+def timing(seconds: float, bars, resumed: bool) -> dict:
+    """A run's timing.json: its wall time, the time of each progress bar (training phases, in the
+    order they started; bars of the same name added up) and the machine. ``resumed``: the run
+    continued from checkpoints, so the epochs trained before are not in these times. Times vary
+    from run to run and machine to machine: they are kept apart from metrics.json."""
+    from jexp import machine
+    phases: dict[str, dict] = {}
+    for bar in bars:
+        p = phases.setdefault(bar.desc, {"seconds": 0.0, "steps": 0})
+        p["seconds"] += bar.seconds
+        p["steps"] += bar.done
+    return {"seconds": round(seconds, 1), "machine": machine.describe(), "resumed": resumed,
+            "phases": [{"name": k, "seconds": round(v["seconds"], 1), "steps": v["steps"]} for k, v in phases.items()]}
 
 
 # --- helpers shared by the MNIST experiments --------------------------------------------------

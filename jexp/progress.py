@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from tqdm.auto import tqdm
 
 
 class Progress:
-    """``update(n, note)`` adds ``n`` steps and shows ``note`` after the bar; usable as a context manager."""
+    """``update(n, note)`` adds ``n`` steps and shows ``note`` after the bar; usable as a context manager.
+    ``seconds`` is the time from the bar's start to its last step (what ``timing.json`` records)."""
 
     def __init__(self, total: int, desc: str = "", stream=None, enabled: bool = True):
         self._lock = threading.Lock()
+        self.desc, self.total, self.done = desc, total, 0
+        self.started = self.last = time.perf_counter()
         self.bar = tqdm(total=max(total, 1), desc=desc, file=stream or sys.stderr, disable=not enabled,
                         dynamic_ncols=True, leave=True)
 
@@ -21,6 +25,12 @@ class Progress:
             if note is not None:
                 self.bar.set_postfix_str(note, refresh=False)
             self.bar.update(n)
+            self.done += n
+            self.last = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.started
 
     def close(self) -> None:
         with self._lock:

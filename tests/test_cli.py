@@ -232,3 +232,18 @@ def test_the_compile_cache_goes_where_the_environment_says_or_nowhere(monkeypatc
         assert compile_cache.enable() == str(tmp_path / "own")
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
+
+
+def test_a_run_records_its_time_and_phases_apart_from_its_metrics(capsys, fake_data_dir, tmp_path):
+    out = tmp_path / "artifacts"
+    code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={out}")
+    assert code == 0, err
+    t = json.loads((out / "ex1b" / "quick" / "timing.json").read_text())
+    assert t["resumed"] is False and t["seconds"] > 0 and "cores" in t["machine"]
+    assert [p["name"] for p in t["phases"]] == ["ex1b: training"]
+    assert t["phases"][0]["steps"] == 2 * 2  # depths × epochs ticks of the training bar
+    assert 0 < t["phases"][0]["seconds"] <= t["seconds"]
+    assert "seconds" not in (out / "ex1b" / "quick" / "metrics.json").read_text()
+    code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={out}")  # finished checkpoints
+    assert code == 0, err
+    assert json.loads((out / "ex1b" / "quick" / "timing.json").read_text())["resumed"] is True

@@ -145,3 +145,55 @@ def test_the_cnn_comparison_names_a_faster_peer(tmp_path):
     text = report._bench_peers_cnn(tmp_path)
     assert "| `MNIST_CNN` | Keras 3 on TensorFlow (the course's stack) | 75 | 150 | 1.50× | 90.00 |" in text
     assert "`MNIST_CNN`: jexp is **behind** Keras 3 on TensorFlow (the course's stack) in epoch 2." in text
+
+
+def _profile_grid(tmp_path, step_ms: float, compile_s: float, lone_us: float = 3.0) -> None:
+    rows = [{"xla_flags": "", "depth": d, "compile_s": compile_s, "step_ms": step_ms * d / 40, "flop": 1e6 * d,
+             "kernels": 10 * d + 22, "lone_dot_us": lone_us, "gflops": 1e6 * d / (step_ms * d / 40 * 1e-3) / 1e9,
+             "us_per_kernel": step_ms * d / 40 * 1e3 / (10 * d + 22)} for d in (5, 40)]
+    (tmp_path / "bench" / "profile_grid.json").write_text(json.dumps(
+        {"machine": "2-core CPU (X)", "steps": 1000, "runs_per_program": 3, "width": 32, "batch_size": 32,
+         "grid_steps": 5625, "rows": rows}))
+
+
+def test_the_grid_profile_explains_the_gap_from_its_figures(tmp_path):
+    _peers(tmp_path, {"jexp": 10.0, "keras-tf": 200.0})  # 20× allows 10.0 s
+    _profile_grid(tmp_path, step_ms=1.4, compile_s=3.0)  # 5,625 steps × 1.4 ms = 7.9 s, + 3 s > 10 s
+    text = report._bench_profile(tmp_path)
+    assert "| 40 | 3.0 | 422 | 1.400 | 3.32 | 40.0 | 29 |" in text
+    assert "runs 422 kernels (matmuls, fused elementwise loops, copies) in 1.40 ms, 3.3 µs each" in text
+    assert "the step is made of launch-sized kernels" in text
+    assert "its 40.0 MFLOP run at 29 GFLOP/s, 32 % of the large-matmul rate" in text
+    assert "take 7.9 s after 3.0 s of compiling, against the 10.0 s" in text and "out of reach" in text
+    _profile_grid(tmp_path, step_ms=0.8, compile_s=1.0, lone_us=0.5)  # 4.5 s + 1 s ≤ 10 s; kernels ≫ launches
+    text = report._bench_profile(tmp_path)
+    assert "within it" in text and "out of reach" not in text and "cost more than launch-sized ones" in text
+    (tmp_path / "bench" / "profile_grid.json").unlink()
+    assert report._bench_profile(tmp_path) == ""
+
+
+def test_the_cnn_profile_gives_each_kind_its_share_of_the_step(tmp_path):
+    (tmp_path / "bench").mkdir()
+    rows = [{"net": "MNIST_CNN", "batch": 128, "step_ms": 160.0, "examples_per_second": 800.0, "flop": 8e9,
+             "kind_ms": {"matmul": 100.0, "fused loop": 50.0, "concatenate": 30.0, "copy": 4.0}}]
+    (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
+                                                                     "rows": rows}))
+    text = report._bench_profile_cnn(tmp_path)
+    assert "| `MNIST_CNN` | 128 | 160 | 800 | 100 (54 %) | 30 (16 %) | 50 (27 %) | 4 (2 %) | 80 |" in text
+    assert "Matmuls take 54 % for `MNIST_CNN` of the kernel time" in text and "16 % for `MNIST_CNN`." in text
+
+
+def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
+    for name, timing in (("ex1b", {"seconds": 70.0, "machine": "X, 2 cores", "resumed": False,
+                                   "phases": [{"name": "ex1b: training", "seconds": 60.0, "steps": 9}]}),
+                         ("digits", {"seconds": 3600.0, "machine": "X, 2 cores", "resumed": True, "phases": []}),
+                         ("lrsweep", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.md").write_text("# x\n")
+        if timing:
+            (tmp_path / name / "timing.json").write_text(json.dumps(timing))
+    text = report._timings(tmp_path)
+    assert "| ex1b | 70 s | ex1b: training 60 s (9 steps) | 10 s | X, 2 cores |  |" in text
+    assert "| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints" in text
+    assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text
+    assert "Committed before runs recorded their time: lrsweep." in text

@@ -54,10 +54,12 @@ TINY = ["--depths=1,2", "--seeds=2", "--epochs=2", "--width=8", "--no-progress"]
 @pytest.mark.parametrize("name", ["ex1b", "ex1c", "ex1d"])
 def test_experiment_runs_on_synthetic_data_and_repeats_bitwise(capsys, fake_data_dir, tmp_path, name):
     out = tmp_path / "artifacts"
+    runs = []
     for _ in range(2):
         code, stdout, err = run_cli(capsys, "run", name, "--quick", *TINY, f"--out={out}", "--fresh")
         assert code == 0, err
-        first = (out / name / "quick" / "metrics.json").read_bytes() if _ == 0 else first
+        runs.append((out / name / "quick" / "metrics.json").read_bytes())
+    first = runs[0]
     folder = out / name / "quick"
     assert (folder / "metrics.json").read_bytes() == first  # same command twice: bitwise the same numbers
     metrics = json.loads(first)  # strict JSON (no NaN literals)

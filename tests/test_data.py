@@ -109,6 +109,7 @@ def test_split_is_deterministic_disjoint_and_complete():
     s = data.Split(x, y.astype(np.int32))
     (tr1, va1), (tr2, va2) = data.split(jax.random.key(3), s, 10), data.split(jax.random.key(3), s, 10)
     np.testing.assert_array_equal(va1.x, va2.x)
+    np.testing.assert_array_equal(tr1.x, tr2.x)
     _, va3 = data.split(jax.random.key(4), s, 10)
     assert not np.array_equal(va1.x, va3.x)
     assert len(tr1.y) == 40 and len(va1.y) == 10

@@ -124,6 +124,14 @@ def _bench_profile(root: Path) -> str:
                      "Keras/TensorFlow allows: " + ("within it" if alone + deep["compile_s"] <= need else
                                                      "the ≥ 20× target is out of reach of this step count at this "
                                                      "kernel cost, whatever the arithmetic"))
+    cores = b.get("cores") or 1
+    if cores > 1 and len(base) > 1:  # train.run_concurrently: deepest first, each program to the first free core
+        load = [0.0] * min(cores, len(base))
+        for r in sorted(base, key=lambda r: -r["depth"]):
+            load[load.index(min(load))] += r["step_ms"]
+        notes.append(f"the {len(base)} depth programs run side by side on {len(load)} cores, deepest first: the "
+                     f"busiest core carries {max(load):.2f} ms per step where an even split would be "
+                     f"{sum(load) / len(load):.2f} ms ({100 * (max(load) * len(load) / sum(load) - 1):.0f} % more)")
     flagged = {r["xla_flags"] for r in b["rows"] if r["xla_flags"]}
     for f in sorted(flagged):
         alt = {r["depth"]: r for r in b["rows"] if r["xla_flags"] == f}

@@ -152,7 +152,7 @@ def _profile_grid(tmp_path, step_ms: float, compile_s: float, lone_us: float = 3
              "kernels": 10 * d + 22, "lone_dot_us": lone_us, "gflops": 1e6 * d / (step_ms * d / 40 * 1e-3) / 1e9,
              "us_per_kernel": step_ms * d / 40 * 1e3 / (10 * d + 22)} for d in (5, 40)]
     (tmp_path / "bench" / "profile_grid.json").write_text(json.dumps(
-        {"machine": "2-core CPU (X)", "steps": 1000, "runs_per_program": 3, "width": 32, "batch_size": 32,
+        {"machine": "2-core CPU (X)", "cores": 2, "steps": 1000, "runs_per_program": 3, "width": 32, "batch_size": 32,
          "grid_steps": 5625, "rows": rows}))
 
 
@@ -165,6 +165,8 @@ def test_the_grid_profile_explains_the_gap_from_its_figures(tmp_path):
     assert "the step is made of launch-sized kernels" in text
     assert "its 40.0 MFLOP run at 29 GFLOP/s, 32 % of the large-matmul rate" in text
     assert "take 7.9 s after 3.0 s of compiling, against the 10.0 s" in text and "out of reach" in text
+    # depth 40 (1.4 ms) on one core, depth 5 (0.175 ms) on the other: the busiest carries 1.4 of 1.575 ms
+    assert "the busiest core carries 1.40 ms per step where an even split would be 0.79 ms (78 % more)" in text
     _profile_grid(tmp_path, step_ms=0.8, compile_s=1.0, lone_us=0.5)  # 4.5 s + 1 s ≤ 10 s; kernels ≫ launches
     text = report._bench_profile(tmp_path)
     assert "within it" in text and "out of reach" not in text and "cost more than launch-sized ones" in text

@@ -186,24 +186,41 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
     out_dir = Path(out_root) / name / ("quick" if quick else "")
     ckpt = out_dir / "checkpoints" / f"{config_hash(cfg)}-{code_version(name)}" if resume else None
     resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
+    cache_before = dict(_CACHE_EVENTS)
     out = artifacts.Artifacts(out_dir)
     try:
         ctx = Context(name, out, data.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
         out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code_version(name),
                                  "jax": jax.__version__, "backend": jax.default_backend()})
         module.run(cfg, ctx)
-        out.json("timing.json", timing(time.perf_counter() - t0, ctx.bars, resumed))
+        cache = {k: _CACHE_EVENTS[k] - cache_before.get(k, 0) for k in _CACHE_EVENTS}
+        out.json("timing.json", timing(time.perf_counter() - t0, ctx.bars, resumed, cache))
         out.commit()
     finally:
         out.discard()
     return out_dir
 
 
-def timing(seconds: float, bars, resumed: bool) -> dict:
+_CACHE_EVENTS = {"requests": 0, "hits": 0}  # JAX's persistent compilation cache, counted over the process
+
+
+def _count_cache_event(event: str, **_) -> None:
+    if event == "/jax/compilation_cache/compile_requests_use_cache":
+        _CACHE_EVENTS["requests"] += 1
+    elif event == "/jax/compilation_cache/cache_hits":
+        _CACHE_EVENTS["hits"] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_event)
+
+
+def timing(seconds: float, bars, resumed: bool, cache: dict | None = None) -> dict:
     """A run's timing.json: its wall time, the time of each progress bar (training phases, in the
     order they started; bars of the same name added up) and the machine. ``resumed``: the run
-    continued from checkpoints, so the epochs trained before are not in these times. Times vary
-    from run to run and machine to machine: they are kept apart from metrics.json."""
+    continued from checkpoints, so the epochs trained before are not in these times. ``cache``:
+    how many compilations asked JAX's persistent cache, and how many it answered (a warm cache
+    skips compiling). Times vary from run to run and machine to machine: they are kept apart from
+    metrics.json."""
     from jexp import machine
     phases: dict[str, dict] = {}
     for bar in bars:
@@ -211,6 +228,7 @@ def timing(seconds: float, bars, resumed: bool) -> dict:
         p["seconds"] += bar.seconds
         p["steps"] += bar.done
     return {"seconds": round(seconds, 1), "machine": machine.describe(), "resumed": resumed,
+            "compile_cache": cache or {"requests": 0, "hits": 0},
             "phases": [{"name": k, "seconds": round(v["seconds"], 1), "steps": v["steps"]} for k, v in phases.items()]}
 
 

@@ -75,8 +75,11 @@ def _timings(root: Path) -> str:
         phases = "; ".join(f"{p['name'].split('/', 1)[-1]} {_duration(p['seconds'])} ({p['steps']} steps)"
                            for p in t["phases"])
         other = t["seconds"] - sum(p["seconds"] for p in t["phases"])
+        cache = t.get("compile_cache", {})
+        notes = (["resumed from checkpoints: earlier epochs not included"] if t["resumed"] else []) + (
+            [f"{cache['hits']} of {cache['requests']} compilations from the cache"] if cache.get("hits") else [])
         rows.append([name, _duration(t["seconds"]), phases or "-", _duration(max(other, 0.0)), t["machine"],
-                     "resumed from checkpoints: earlier epochs not included" if t["resumed"] else ""])
+                     "; ".join(notes)])
     if not rows:
         return ""
     text = ("Time per experiment, as each committed run recorded it (`timing.json`: wall time of the `jexp run` "

@@ -199,6 +199,9 @@ def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
     new = set(cache.iterdir()) - set(filled)  # programs near the 0.1 s threshold may be kept only now
     assert set(filled) <= set(cache.iterdir()) and not [p for p in new if "epoch" in p.name]  # epochs: loaded
     assert outs[0] == outs[1]
+    cached = [json.loads((tmp_path / f"run{i}" / "ex1b" / "quick" / "timing.json").read_text())["compile_cache"]
+              for i in range(2)]
+    assert cached[0]["hits"] < cached[1]["hits"] <= cached[1]["requests"]  # timing.json says the cache answered
 
 
 def test_ex1c_reuses_ex1b_runs_only_when_config_and_code_match(capsys, fake_data_dir, tmp_path, monkeypatch):
@@ -246,6 +249,7 @@ def test_a_run_records_its_time_and_phases_apart_from_its_metrics(capsys, fake_d
     assert t["phases"][0]["steps"] == 2 * 2  # depths × epochs ticks of the training bar
     assert 0 < t["phases"][0]["seconds"] <= t["seconds"]
     assert "seconds" not in (out / "ex1b" / "quick" / "metrics.json").read_text()
+    assert t["compile_cache"]["hits"] == 0  # the tests run with the persistent cache off
     code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={out}")  # finished checkpoints
     assert code == 0, err
     assert json.loads((out / "ex1b" / "quick" / "timing.json").read_text())["resumed"] is True

@@ -188,7 +188,8 @@ def test_the_cnn_profile_gives_each_kind_its_share_of_the_step(tmp_path):
 def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
     for name, timing in (("ex1b", {"seconds": 70.0, "machine": "X, 2 cores", "resumed": False,
                                    "phases": [{"name": "ex1b: training", "seconds": 60.0, "steps": 9}]}),
-                         ("digits", {"seconds": 3600.0, "machine": "X, 2 cores", "resumed": True, "phases": []}),
+                         ("digits", {"seconds": 3600.0, "machine": "X, 2 cores", "resumed": True, "phases": [],
+                                     "compile_cache": {"requests": 5, "hits": 4}}),
                          ("lrsweep", None)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.md").write_text("# x\n")
@@ -196,6 +197,7 @@ def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
             (tmp_path / name / "timing.json").write_text(json.dumps(timing))
     text = report._timings(tmp_path)
     assert "| ex1b | 70 s | ex1b: training 60 s (9 steps) | 10 s | X, 2 cores |  |" in text
-    assert "| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints" in text
+    assert ("| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints: earlier epochs not "
+            "included; 4 of 5 compilations from the cache |") in text
     assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text
     assert "Committed before runs recorded their time: lrsweep." in text

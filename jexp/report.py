@@ -72,7 +72,7 @@ def _timings(root: Path) -> str:
             continue
         t = json.loads(path.read_text())
         total += t["seconds"]
-        phases = "; ".join(f"{p['name'].split('/', 1)[-1]} {_duration(p['seconds'])} ({p['steps']} steps)"
+        phases = "; ".join(f"{p['name'].split('/', 1)[-1]} {_duration(p['seconds'])} ({p['steps']} ticks)"
                            for p in t["phases"])
         other = t["seconds"] - sum(p["seconds"] for p in t["phases"])
         cache = t.get("compile_cache", {})

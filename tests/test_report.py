@@ -196,7 +196,7 @@ def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
         if timing:
             (tmp_path / name / "timing.json").write_text(json.dumps(timing))
     text = report._timings(tmp_path)
-    assert "| ex1b | 70 s | ex1b: training 60 s (9 steps) | 10 s | X, 2 cores |  |" in text
+    assert "| ex1b | 70 s | ex1b: training 60 s (9 ticks) | 10 s | X, 2 cores |  |" in text
     assert ("| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints: earlier epochs not "
             "included; 4 of 5 compilations from the cache |") in text
     assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text

@@ -18,9 +18,9 @@ import subprocess
 import sys
 
 ONE = r"""
-import json, re, time
+import json, time
 import jax, jax.numpy as jnp, numpy as np
-from jexp import models, train
+from jexp import models, profiling, train
 from jexp.machine import cpu_name
 
 depth, steps = {depth}, {steps}
@@ -40,50 +40,31 @@ lowered = epoch.lower(state, d, jnp.int32(steps))
 compiled = lowered.compile()
 compile_s = time.perf_counter() - t0
 
-def best(n):
+def best(fn, *args):
     times = []
     for _ in range(3):
         t = time.perf_counter()
-        jax.block_until_ready(compiled(state, d, jnp.int32(n)))
+        jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - t)
     return min(times)
 
-step_s = (best(steps) - best(0)) / steps
+step_s = (best(compiled, state, d, jnp.int32(steps)) - best(compiled, state, d, jnp.int32(0))) / steps
 # FLOP of one step: the cost analysis of the step alone (vmapped over the 3 runs)
 x, y = d.train_x[:32], d.train_y[:32]
 one = jax.jit(jax.vmap(lambda s: trainer.step(s.params, s.opt_state, x, y, s.variant)))
 flop = one.lower(state).compile().cost_analysis()
 flop = (flop[0] if isinstance(flop, list) else flop).get("flops", float("nan"))
 # kernels per step: the executed operations of the compiled training loop's body
-hlo = compiled.as_text()
-comps, name = {{}}, None
-for line in hlo.splitlines():
-    if name is None and line.endswith("{{") and not line.startswith(" "):
-        name = line.split()[1 if line.startswith("ENTRY") else 0].lstrip("%")
-        comps[name] = []
-    elif line == "}}":
-        name = None
-    elif name is not None:
-        comps[name].append(line)
-skip = ("parameter(", "get-tuple-element(", " tuple(", "bitcast(", "constant(")
-bodies = [b for text in comps.values() for line in text for b in re.findall(r"body=%?([\w.\-]+)", line)]
-kernels = max((sum(1 for ln in comps[b] if " = " in ln and not any(s in ln for s in skip)) for b in bodies), default=0)
+kernels = profiling.loop_kernels(compiled.as_text())
 # the runtime's cost of one small kernel: a chain of {chain} dependent batched 3×32×32 matmuls in a loop
 w = jnp.asarray(rs.random(({chain}, 3, 32, 32), np.float32) / 32)
 def chain(x):
     for i in range({chain}):
         x = jnp.einsum("rbi,rij->rbj", x, w[i])
     return x
-chain_loop = jax.jit(lambda x, n: jax.lax.fori_loop(0, n, lambda i, x: chain(x), x)).lower(
-    jnp.ones((3, 32, 32)), 0).compile()
-def best_chain(n):
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        jax.block_until_ready(chain_loop(jnp.ones((3, 32, 32)), n))
-        times.append(time.perf_counter() - t)
-    return min(times)
-lone_dot_us = (best_chain(200) - best_chain(0)) / (200 * {chain}) * 1e6
+x0 = jnp.ones((3, 32, 32))
+chain_loop = jax.jit(lambda x, n: jax.lax.fori_loop(0, n, lambda i, x: chain(x), x)).lower(x0, 0).compile()
+lone_dot_us = (best(chain_loop, x0, 200) - best(chain_loop, x0, 0)) / (200 * {chain}) * 1e6
 print("RESULT", json.dumps({{"depth": depth, "compile_s": compile_s, "step_ms": step_s * 1e3, "flop": flop,
                             "kernels": kernels, "lone_dot_us": lone_dot_us, "cpu": cpu_name()}}))
 """

@@ -25,6 +25,7 @@ import jax
 KINDS = {"matmul": ("dot", "ynn_fusion", "xnn_fusion", "onednn", "convolution", "custom-call"),
          "concatenate": ("concatenate",), "copy": ("copy", "transpose")}
 _CONTAINERS = ("while", "conditional", "call", "async-start", "async-done")
+_NOT_RUN = ("parameter", "get-tuple-element", "tuple", "bitcast", "constant")
 
 
 def _events(folder: Path) -> list[dict]:
@@ -35,12 +36,34 @@ def _events(folder: Path) -> list[dict]:
     return trace["traceEvents"] if isinstance(trace, dict) else trace
 
 
+def computations(hlo_text: str) -> dict[str, dict[str, str]]:
+    """{computation name: {instruction name: opcode}} of an HLO module's text."""
+    out: dict[str, dict[str, str]] = {}
+    body = None
+    for line in hlo_text.splitlines():
+        if body is None and line.endswith("{") and not line.startswith(" "):
+            body = out.setdefault(line.split()[1 if line.startswith("ENTRY") else 0].lstrip("%"), {})
+        elif line == "}":
+            body = None
+        elif body is not None:
+            body.update(instructions(line))
+    return out
+
+
 def instructions(hlo_text: str) -> dict[str, str]:
     """{instruction name: opcode} of an HLO module's text."""
     out = {}
     for m in re.finditer(r"^\s*(?:ROOT )?%?([\w.\-]+) = .*?\b([a-z][\w\-]*)\(", hlo_text, re.M):
         out[m.group(1)] = m.group(2)
     return out
+
+
+def loop_kernels(hlo_text: str) -> int:
+    """How many kernels one iteration of the program's largest loop runs: the instructions of its
+    body that execute (not parameters, tuple plumbing, bitcasts or constants)."""
+    comps = computations(hlo_text)
+    bodies = set(re.findall(r"body=%?([\w.\-]+)", hlo_text)) & comps.keys()
+    return max((sum(op not in _NOT_RUN for op in comps[b].values()) for b in bodies), default=0)
 
 
 def kernel_times(fn, *args) -> dict[str, tuple[float, int]]:

@@ -62,7 +62,7 @@ def _duration(seconds: float) -> str:
 
 def _timings(root: Path) -> str:
     """Where the main job's time goes: each committed run's timing.json (``experiment.timing``)."""
-    rows, untimed, total = [], [], 0.0
+    rows, untimed, seconds = [], [], {}
     for name in experiment.names():
         path = root / name / "timing.json"
         if not (root / name / "results.md").exists():
@@ -71,7 +71,7 @@ def _timings(root: Path) -> str:
             untimed.append(name)
             continue
         t = json.loads(path.read_text())
-        total += t["seconds"]
+        seconds[name] = t["seconds"]
         phases = "; ".join(f"{p['name'].split('/', 1)[-1]} {_duration(p['seconds'])} ({p['steps']} ticks)"
                            for p in t["phases"])
         other = t["seconds"] - sum(p["seconds"] for p in t["phases"])
@@ -86,8 +86,8 @@ def _timings(root: Path) -> str:
             "that wrote the artifacts; the progress bars' phases; the rest is loading data, evaluation and "
             "figures):\n\n" + artifacts.md_table(["experiment", "time", "progress-bar phases", "rest", "machine",
                                                     "note"], rows))
-    top = max(rows, key=lambda r: json.loads((root / r[0] / "timing.json").read_text())["seconds"])
-    note = (f"The {len(rows)} timed runs took {_duration(total)} together; the longest is {top[0]} ({top[1]})."
+    top = max(rows, key=lambda r: seconds[r[0]])
+    note = (f"The {len(rows)} timed runs took {_duration(sum(seconds.values()))} together; the longest is {top[0]} ({top[1]})."
             + (f" Committed before runs recorded their time: {', '.join(untimed)}." if untimed else ""))
     return text + "\n" + note + "\n"
 

@@ -33,3 +33,16 @@ def test_kernel_times_finds_the_kernels_of_a_loop_in_a_real_trace():
     assert kinds.get("matmul", 0) > 0, times
     assert all(seconds > 0 and runs >= 1 for seconds, runs in times.values())
     assert not any(name.startswith("while") for name in times)  # the loop itself is not a kernel
+
+
+def test_loop_kernels_counts_what_the_largest_loop_body_runs():
+    text = ("%body.1 (p: (s32[], f32[2])) -> (s32[], f32[2]) {\n  %p = (s32[], f32[2]) parameter(0)\n"
+            "  %i = s32[] get-tuple-element(%p), index=0\n  %x = f32[2]{0} get-tuple-element(%p), index=1\n"
+            "  %c = s32[] constant(1)\n  %add.2 = s32[] add(%i, %c)\n  %tanh_fusion = f32[2]{0} fusion(%x), kind=kLoop\n"
+            "  ROOT %t = (s32[], f32[2]) tuple(%add.2, %tanh_fusion)\n}\n\n"
+            "ENTRY %main (a: f32[2]) -> f32[2] {\n  %a = f32[2]{0} parameter(0)\n"
+            "  %w = (s32[], f32[2]) while(%a), condition=%cond.1, body=%body.1\n"
+            "  ROOT %y = f32[2]{0} get-tuple-element(%w), index=1\n}")
+    assert profiling.loop_kernels(text) == 2  # the add and the fusion
+    assert profiling.computations(text)["main"] == {"a": "parameter", "w": "while", "y": "get-tuple-element"}
+    assert profiling.loop_kernels("ENTRY %m () -> f32[] {\n  ROOT %c = f32[] constant(0)\n}") == 0

@@ -88,7 +88,7 @@ def _timings(root: Path) -> str:
                                                     "note"], rows))
     top = max(rows, key=lambda r: seconds[r[0]])
     note = (f"The {len(rows)} timed runs took {_duration(sum(seconds.values()))} together; the longest is {top[0]} ({top[1]})."
-            + (f" Committed before runs recorded their time: {', '.join(untimed)}." if untimed else ""))
+            + (f" Run by code from before runs recorded their time (no timing.json): {', '.join(untimed)}." if untimed else ""))
     return text + "\n" + note + "\n"
 
 

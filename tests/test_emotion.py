@@ -40,6 +40,7 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     counts = np.asarray(m["test_confusion"])
     assert counts.sum() == 28 and list(m["per_class"]["support"]) == [4] * 7
     assert m["test_acc"] == pytest.approx(np.trace(counts) / 28)
+    assert m["trained"]["resumed_at"] == 0  # no checkpoint before this run: every epoch timed
     scores = m["history"]["select_score"]
     assert m["selected_epoch"] == max(range(1, 4), key=lambda e: (scores[e], e))
     assert m["val_acc"] == pytest.approx(scores[m["selected_epoch"]])
@@ -64,3 +65,13 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     # ... but not under other training settings
     assert run(tmp_path / "other", fer_dir, "--epochs=3", "--lr=0.01", f"--model_from={folder}") == 2
     assert "trained with other settings (lr)" in capsys.readouterr().err
+
+
+def test_training_time_says_which_epochs_it_covers():
+    from experiments.emotion import _training_time
+    tr = {"seconds": 5244.6}
+    assert _training_time({**tr, "resumed_at": 0}, 40) == "in 87 min"
+    assert _training_time({**tr, "resumed_at": 3}, 40) == ("in 87 min for epochs 4-40 (resumed from a checkpoint "
+                                                           "of epoch 3; earlier epochs not timed)")
+    assert _training_time({**tr, "resumed_at": 40}, 40).startswith("by an earlier process")
+    assert "not recorded" in _training_time(tr, 40)  # runs from before the field existed

@@ -200,4 +200,4 @@ def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
     assert ("| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints: earlier epochs not "
             "included; 4 of 5 compilations from the cache |") in text
     assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text
-    assert "Committed before runs recorded their time: lrsweep." in text
+    assert "Run by code from before runs recorded their time (no timing.json): lrsweep." in text

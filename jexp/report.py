@@ -86,9 +86,11 @@ def _timings(root: Path) -> str:
             "that wrote the artifacts; the progress bars' phases; the rest is loading data, evaluation and "
             "figures):\n\n" + artifacts.md_table(["experiment", "time", "progress-bar phases", "rest", "machine",
                                                     "note"], rows))
-    top = max(rows, key=lambda r: seconds[r[0]])
-    note = (f"The {len(rows)} timed runs took {_duration(sum(seconds.values()))} together; the longest is {top[0]} ({top[1]})."
-            + (f" Run by code from before runs recorded their time (no timing.json): {', '.join(untimed)}." if untimed else ""))
+    top = max(seconds, key=seconds.get)
+    note = (f"The {len(rows)} timed runs took {_duration(sum(seconds.values()))} together; "
+            f"the longest is {top} ({_duration(seconds[top])}).")
+    if untimed:
+        note += f" Run by code from before runs recorded their time (no timing.json): {', '.join(untimed)}."
     return text + "\n" + note + "\n"
 
 

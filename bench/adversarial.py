@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-from jexp.machine import cpu_name  # noqa: E402
+from jexp.runtime.machine import cpu_name  # noqa: E402
 
 
 def main() -> None:
@@ -33,8 +33,11 @@ def main() -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from experiments.adversarial import Config
-    from jexp import adversarial, data, keras_h5
+    from jexp.experiments.adversarial import Config
+    from jexp.attacks import generator
+    from jexp.data import mnist
+    from jexp.io import keras_h5
+    from jexp.nn import nets
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/digits/cnn.h5")
@@ -43,9 +46,9 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("JEXP_DATA_DIR", "../shared/data"))
     ap.add_argument("--out", default="artifacts/bench/adversarial.json")
     args = ap.parse_args()
-    cfg = dataclasses.replace(adversarial.AttackConfig.of(Config()), threshold=1.1, max_rounds=args.rounds)
-    f, v = adversarial.classifier(*keras_h5.load(args.model))
-    ds = data.load("mnist", args.data_dir)
+    cfg = dataclasses.replace(generator.AttackConfig.of(Config()), threshold=1.1, max_rounds=args.rounds)
+    f, v = nets.classifier(*keras_h5.load(args.model))
+    ds = mnist.load("mnist", args.data_dir)
     x = jnp.repeat(jnp.asarray(ds.test.x[:5]), 10, 0)
     t = jnp.tile(jnp.arange(10), 5)
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(50))
@@ -54,12 +57,12 @@ def main() -> None:
            "steps_per_round": {"recon": cfg.recon_steps, "attack": cfg.attack_steps}}
 
     t0 = time.perf_counter()
-    r = adversarial.generator_attack(f, v, x, t, keys, cfg)
+    r = generator.generator_attack(f, v, x, t, keys, cfg)
     r.images.block_until_ready()
     out["vmapped_s"] = time.perf_counter() - t0
     print(f"vmapped, 50 at once: {out['vmapped_s']:.1f} s", flush=True)
     t0 = time.perf_counter()
-    adversarial.generator_attack(f, v, x, t, keys, cfg).images.block_until_ready()
+    generator.generator_attack(f, v, x, t, keys, cfg).images.block_until_ready()
     out["vmapped_warm_s"] = time.perf_counter() - t0
     print(f"vmapped again, compiled: {out['vmapped_warm_s']:.1f} s", flush=True)
 
@@ -78,7 +81,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     for i in range(50):
-        adversarial.generator_attack(f, v, x[i:i + 1], t[i:i + 1], keys[i:i + 1], cfg).images.block_until_ready()
+        generator.generator_attack(f, v, x[i:i + 1], t[i:i + 1], keys[i:i + 1], cfg).images.block_until_ready()
     out["sequential_s"] = time.perf_counter() - t0
     print(f"jitted, one after another: {out['sequential_s']:.1f} s", flush=True)
 

@@ -18,7 +18,11 @@ from pathlib import Path
 def main() -> None:
     import numpy as np
 
-    from jexp import facevideo, fer2013, keras_h5, machine, nets
+    from jexp.camera import facevideo
+    from jexp.data import fer2013
+    from jexp.io import keras_h5
+    from jexp.nn import nets
+    from jexp.runtime import machine
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/emotion/emotion.h5")

@@ -4,7 +4,7 @@
 
 Why it exists: nets.Conv computes a convolution as one matmul over shifted views, because XLA's
 own convolution was found slow on CPU inside a loop. This measures that claim where it matters
-for the suite: NHWC inputs, HWIO kernels, the layers of nets.MNIST_CNN and nets.CIFAR_CNN at batch
+for the suite: NHWC inputs, HWIO kernels, the layers of architectures.MNIST_CNN and architectures.CIFAR_CNN at batch
 128, forward and gradient (w.r.t. kernel and input) ``--steps`` times inside one ``lax.fori_loop``
 (as an epoch runs inside ``lax.scan``). Both versions run in the same process, one after the other,
 compiled first (compile time excluded); the median of ``--repeats`` timings is kept.
@@ -20,9 +20,10 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from jexp.machine import cpu_name  # noqa: E402
+from jexp.runtime.machine import cpu_name  # noqa: E402
 
-from jexp import artifacts, nets  # noqa: E402
+from jexp.io import artifacts
+from jexp.nn import nets# noqa: E402
 
 # (network, input H×W×C, filters, padding) of every convolution in the two CNNs
 SHAPES = [("MNIST_CNN", (28, 28, 1), 32, "VALID"), ("MNIST_CNN", (26, 26, 32), 32, "VALID"),

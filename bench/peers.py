@@ -14,8 +14,8 @@ before ("warm"). The clock starts when the data are in memory and stops when the
 on the host. Peers train their 9 models one after the other, as the course's notebook does; jexp
 as its grid does (one vmapped program per depth, the programs side by side).
 
-``cnn``, the convolutional path: two epochs of the digit CNN (nets.MNIST_CNN: BatchNorm, dropout;
-MNIST, batch 128) and of the emotion CNN (nets.EMOTION_CNN; FER2013 faces, batch 64), AdamW lr 2e-3
+``cnn``, the convolutional path: two epochs of the digit CNN (architectures.MNIST_CNN: BatchNorm, dropout;
+MNIST, batch 128) and of the emotion CNN (architectures.EMOTION_CNN; FER2013 faces, batch 64), AdamW lr 2e-3
 and weight decay 1e-4, no augmentation, then the test accuracy. The peers' Keras model is jexp's own
 .h5 export loaded by Keras (the same layers by construction); PyTorch's is built from the same layer
 list. Every entry scores the test set after every epoch (jexp does, also before the first).
@@ -55,15 +55,15 @@ def _time(f):
 # --- the ex1b grid ---------------------------------------------------------------------------------
 
 MLP_DATA = """
-from jexp import data
-ds = data.load("mnist", W["data_dir"])
+from jexp.data import datasets, mnist
+ds = mnist.load("mnist", W["data_dir"])
 xtr, ytr, xte, yte = ds.train.x, ds.train.y, ds.test.x, ds.test.y
 """
 
 MLP_JEXP = """
 import jax
-from jexp import grid, train
-d = train.make_data(ds.train, ds.test, jax.random.key(0))
+from jexp.nn import grid, train
+d = train.make_data(ds.train, ds.test, jax.random.key(0), split="test")
 t0 = time.perf_counter()
 runs = grid.mlp_grid(d, depths=W["depths"], activations=W["activations"], seeds=(0,), epochs=W["epochs"],
                      width=W["width"], batch_size=W["batch"], learning_rate=W["lr"], grad_stats=False)
@@ -124,23 +124,25 @@ done(seconds=time.perf_counter() - t0, acc=acc)
 # --- the CNN epoch -------------------------------------------------------------------------------
 
 CNN_DATA = """
-from jexp import data, fer2013, nets
+from jexp.data import datasets, fer2013, mnist
+from jexp.nn import architectures, nets
 net = getattr(nets, W["net"])
 if W["dataset"] == "mnist":
-    ds = data.load("mnist", W["data_dir"])
+    ds = mnist.load("mnist", W["data_dir"])
     train_split, test_split = ds.train, ds.test
 else:
     faces = fer2013.load(W["data_dir"])
     train_split, test_split = faces.train, faces.test
-train_split = data.subset(train_split, W["images"] or None)
+train_split = datasets.subset(train_split, W["images"] or None)
 xtr, ytr, xte, yte = train_split.x, train_split.y, test_split.x, test_split.y
 bs, n = W["batch"], len(ytr)
 """
 
 CNN_JEXP = """
 import jax
-from jexp import rng, train
-d = train.make_data(train_split, test_split, rng.key(0, "probe"))
+from jexp.nn import train
+from jexp.runtime import rng
+d = train.make_data(train_split, test_split, rng.key(0, "probe"), split="test")
 class Clock:
     marks = []
     def update(self, n=1, note=None):
@@ -157,7 +159,7 @@ CNN_KERAS = """
 import tempfile
 import jax
 import keras
-from jexp import keras_h5
+from jexp.io import keras_h5
 keras.utils.set_random_seed(0)
 with tempfile.TemporaryDirectory() as tmp:
     keras_h5.save(f"{tmp}/m.h5", net, *nets.init(net, jax.random.key(0)))
@@ -344,7 +346,7 @@ def bench_cnn(args, peers) -> dict:
         nets[net] = {"dataset": spec["dataset"], "batch": spec["batch"], "images": entries["jexp"]["images"],
                      "entries": entries}
     return {"epochs": CNN_SETTINGS["epochs"], "work": f"{CNN_SETTINGS['epochs']} epochs of AdamW (lr {CNN_SETTINGS['lr']}, weight decay "
-                    f"{CNN_SETTINGS['weight_decay']}), no augmentation", "nets": nets}
+            f"{CNN_SETTINGS['weight_decay']}), no augmentation", "nets": nets}
 
 
 def main() -> None:
@@ -363,7 +365,7 @@ def main() -> None:
     result = (bench_mlp if args.task == "mlp" else bench_cnn)(args, peers)
     import jax
 
-    from jexp.machine import cpu_name
+    from jexp.runtime.machine import cpu_name
     versions = {}
     for dist in ("keras", "tensorflow-cpu", "tensorflow", "torch"):
         try:

@@ -20,8 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jexp import nets, profiling, train
-from jexp.machine import cpu_name
+from jexp.nn import nets, train
+from jexp.runtime import profiling
+from jexp.runtime.machine import cpu_name
 
 NETS = {"MNIST_CNN": 128, "EMOTION_CNN": 64}
 
@@ -33,7 +34,7 @@ def profile(name: str, batch: int, steps: int) -> dict:
     d = train.Data(*(jnp.asarray(a) for a in (
         rs.random((n, *shape), np.float32), rs.integers(0, 7, n).astype(np.int32),
         rs.random((batch, *shape), np.float32), rs.integers(0, 7, batch).astype(np.int32),
-        rs.random((batch, *shape), np.float32), rs.integers(0, 7, batch).astype(np.int32))))
+        rs.random((batch, *shape), np.float32), rs.integers(0, 7, batch).astype(np.int32))), eval_split="test")
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=1e-3, weight_decay=1e-4)
     trainer = train.Trainer(tx=tx, batch_size=batch, eval_batch_size=batch, grad_stats=False,
                             forward_fn=nets.forward_fn(net))

@@ -20,8 +20,9 @@ import sys
 ONE = r"""
 import json, time
 import jax, jax.numpy as jnp, numpy as np
-from jexp import models, profiling, train
-from jexp.machine import cpu_name
+from jexp.nn import mlp, train
+from jexp.runtime import profiling
+from jexp.runtime.machine import cpu_name
 
 depth, steps = {depth}, {steps}
 n_train, n_test = 60000, 10000
@@ -29,11 +30,11 @@ rs = np.random.default_rng(0)
 d = train.Data(*(jnp.asarray(a) for a in (
     rs.random((n_train, 28, 28), np.float32), rs.integers(0, 10, n_train).astype(np.int32),
     rs.random((n_test, 28, 28), np.float32), rs.integers(0, 10, n_test).astype(np.int32),
-    rs.random((256, 28, 28), np.float32), rs.integers(0, 10, 256).astype(np.int32))))
+    rs.random((256, 28, 28), np.float32), rs.integers(0, 10, 256).astype(np.int32))), eval_split="test")
 acts = ("relu", "tanh", "sigmoid")
-model = models.MLP(depth=depth, width=32, activation=acts)
+model = mlp.MLP(depth=depth, width=32, activation=acts)
 trainer = train.Trainer(model.apply, train.optimizer("sgd", learning_rate=0.01), batch_size=32, grad_stats=False)
-state = train.init_runs(trainer, lambda k: models.init_params(model, k, (28, 28)), np.zeros(3, np.uint32), np.arange(3))
+state = train.init_runs(trainer, lambda k: mlp.init_params(model, k, (28, 28)), np.zeros(3, np.uint32), np.arange(3))
 epoch = jax.jit(jax.vmap(trainer.epoch, in_axes=(0, None, None)))
 t0 = time.perf_counter()
 lowered = epoch.lower(state, d, jnp.int32(steps))

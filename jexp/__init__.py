@@ -1,13 +1,30 @@
 """jexp: a JAX functional experiment suite.
 
-Library modules, one concern each: ``data`` (original-format data sets), ``activations``,
-``models`` (the MLP studies' linen MLP), ``nets`` (Sequential linen models from Keras-like layer
-specs), ``keras_h5`` (Keras .h5 files), ``train`` (jit/vmap training core), ``augment`` (on-device
-digit augmentation), ``digits`` (picture preprocessing, prediction), ``digit_sets`` (out-of-MNIST
-checks), ``adversarial`` (generator attacks, PGD, FGSM), ``advplots``, ``cifar10`` (CIFAR-10 binary batches), ``fer2013`` (FER2013 faces: csv, npz, image folders), ``camera`` (live emotion recognition), ``toy`` (hand-written backprop in numpy), ``npmlp`` (the numpy-only MLP), ``embedding``
-(PCA, kNN), ``sequences`` (human vs machine), ``theory``, ``gradients``, ``grid`` (many MLPs at
-once), ``checkpoint`` (orbax), ``plots`` (studies of many runs), ``evalplots`` (single
-classifiers), ``evaluate`` (batched outputs, confusion counts), ``artifacts``, ``experiment``, ``cli`` and
-``digit_commands``.
+The package, from the commands down to the primitives (every import runs that way):
+
+- ``jexp.cli``: the ``jexp`` command: ``commands`` (argparse), ``runner`` (one experiment run:
+  context, staged artifacts, checkpoints, timing), ``configs`` (``--KEY=VALUE`` and config.json),
+  ``report`` and ``speed`` (the README's results), ``digit_commands`` (predict-digit, eval-digits).
+- ``jexp.experiments``: one short script per experiment (``jexp run NAME``), the ``registry`` that
+  lists them, and what several share (``base``, ``grid_study``, ``robust_study``).
+- ``jexp.camera``: real-time emotion recognition (``realtime``, ``jexp camera``'s loop) and its end-to-end
+  check on videos of known faces (``facevideo``).
+- ``jexp.attacks``: adversarial examples: the sheet's ``generator`` attack, ``pgd`` / FGSM, the
+  (sample, target) grid of the sheet (``pairs``) and the ``robustness`` checks against gradient masking.
+- ``jexp.plots``: figures by subject: ``studies`` (many runs), ``classifiers`` (one model),
+  ``attack_figures``.
+- ``jexp.io``: files other tools read: Keras ``.h5`` models (``keras_h5``) and a run's ``artifacts``.
+- ``jexp.nn``: networks and their training: ``nets`` (Keras-like layer specs), ``architectures``,
+  ``mlp``, ``activations``, ``train`` (a whole epoch in one ``jit``, many runs with ``vmap``),
+  ``grid``, ``augment``, ``checkpoint``, ``gradients``, ``evaluate``, ``embedding``; the numpy-only
+  ``numpy_mlp`` and ``toy``; ``sequence_mlp``; ``theory``.
+- ``jexp.data``: data sets in their original formats: ``files`` (verified files and downloads),
+  ``datasets`` (the splits every reader returns), ``mnist`` (IDX), ``cifar10``, ``svhn_mat``,
+  ``fer2013``, ``sequences``, ``ee599_hdf5``; pictures of digits (``digit_pictures``) and the
+  out-of-distribution sets (``digit_sets``, ``face_sets``).
+- ``jexp.runtime``: how a run executes: its PRNG keys by purpose (``rng``), progress bars,
+  ``timing``, the ``machine``, JAX's ``compile_cache`` and kernel ``profiling``.
+
+``help(jexp.<sub-package>)`` lists its modules; each module's docstring says what it holds.
 """
 __version__ = "0.1.0"

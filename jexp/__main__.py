@@ -1,5 +1,5 @@
 import sys
 
-from jexp.cli import main
+from jexp.cli.commands import main
 
 sys.exit(main())

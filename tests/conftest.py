@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jexp import data
+from jexp.data import cifar10, files, mnist
 
 # the commands' persistent compilation cache stays off in tests (the user's ~/.cache is not theirs to
 # fill); tests/test_cli.py turns it on where it is the subject
 os.environ.setdefault("JEXP_NO_COMPILE_CACHE", "1")
 
-REAL_DATA = Path(os.environ.get(data.DATA_ENV, Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+REAL_DATA = Path(os.environ.get(files.DATA_ENV, Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 
 def synthetic_images(n: int, seed: int):
@@ -30,24 +30,24 @@ def synthetic_images(n: int, seed: int):
 
 def write_idx_dataset(root: Path, name: str = "mnist", n_train: int = 320, n_test: int = 80) -> dict:
     """Write synthetic IDX .gz files for ``name`` under root/<folder>; returns {file name: bytes}."""
-    folder = root / data.DATASETS[name].folder
+    folder = root / mnist.DATASETS[name].folder
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for part, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
         x, y = synthetic_images(n, seed)
-        data.write_idx(folder / f"{part}-images-idx3-ubyte.gz", x)
-        data.write_idx(folder / f"{part}-labels-idx1-ubyte.gz", y)
+        mnist.write_idx(folder / f"{part}-images-idx3-ubyte.gz", x)
+        mnist.write_idx(folder / f"{part}-labels-idx1-ubyte.gz", y)
     for f in folder.iterdir():
         out[f.name] = f.read_bytes()
     return out
 
 
-def register_synthetic(monkeypatch, name: str, files: dict[str, bytes]) -> None:
+def register_synthetic(monkeypatch, name: str, written: dict[str, bytes]) -> None:
     """Point the registry's sizes and checksums for ``name`` at the synthetic files."""
-    spec = data.DATASETS[name]
-    new = {role: dataclasses.replace(f, size=len(files[f.name]), sha256=data.sha256(files[f.name]))
+    spec = mnist.DATASETS[name]
+    new = {role: dataclasses.replace(f, size=len(written[f.name]), sha256=files.sha256(written[f.name]))
            for role, f in spec.files.items()}
-    monkeypatch.setitem(data.DATASETS, name, dataclasses.replace(spec, files=new))
+    monkeypatch.setitem(mnist.DATASETS, name, dataclasses.replace(spec, files=new))
 
 
 @pytest.fixture
@@ -56,13 +56,34 @@ def fake_data_dir(tmp_path, monkeypatch):
     root = tmp_path / "data"
     for name in ("mnist", "fashion_mnist"):
         register_synthetic(monkeypatch, name, write_idx_dataset(root, name))
-    monkeypatch.setenv(data.DATA_ENV, str(root))
+    monkeypatch.setenv(files.DATA_ENV, str(root))
     return root
 
 
+def synthetic_cifar(n, seed):
+    """Learnable fake CIFAR-10 images: class k is a bright k-th horizontal band in channel k % 3."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 10).astype(np.uint8)
+    x = rng.integers(0, 60, (n, 32, 32, 3)).astype(np.uint8)
+    for i, k in enumerate(y):
+        x[i, 3 * k:3 * k + 3, :, k % 3] = 230
+    return x, y
+
+
+@pytest.fixture
+def cifar_dir(tmp_path, monkeypatch):
+    """A data directory holding synthetic CIFAR-10 batches: two training files and a partial test file."""
+    folder = tmp_path / "data" / cifar10.FOLDER / cifar10.BATCHES
+    folder.mkdir(parents=True)
+    for name, n, seed in (("data_batch_1.bin", 200, 0), ("data_batch_2.bin", 100, 1), ("test_batch_first1000.bin", 60, 2)):
+        cifar10.write_batch(folder / name, *synthetic_cifar(n, seed))
+    monkeypatch.setenv(files.DATA_ENV, str(tmp_path / "data"))
+    return folder
+
+
 def real_data_or_skip(name: str = "mnist") -> Path:
-    folder = REAL_DATA / data.DATASETS[name].folder
-    if not all((folder / f.name).exists() for f in data.DATASETS[name].files.values()):
+    folder = REAL_DATA / mnist.DATASETS[name].folder
+    if not all((folder / f.name).exists() for f in mnist.DATASETS[name].files.values()):
         pytest.skip(f"real {name} not found in {REAL_DATA}")
     return REAL_DATA
 

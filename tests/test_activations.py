@@ -4,8 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jexp import activations
-
+from jexp.nn import activations
 
 
 def derivative(name, lo=-60.0, hi=60.0):

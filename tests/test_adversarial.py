@@ -1,195 +1,14 @@
-"""Generator attack (vmapped = alone = a plain reference loop), PGD against exact linear answers,
-adversarial training, sample choice, and the attack experiments end to end on synthetic data."""
+"""The MNIST attack experiment end to end on synthetic data and models (jexp.experiments.adversarial)."""
 import json
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-import pytest
 
-from jexp import adversarial as adv
-from jexp import cli, keras_h5, nets, train
-from jexp.nets import Dense, Flatten
+from jexp.nn import nets
+from jexp.cli import commands
+from jexp.io import keras_h5
+from jexp.nn.nets import Dense, Flatten
 
 TINY = nets.Sequential((28, 28, 1), (Flatten(), Dense(16, "relu"), Dense(10)))
-
-
-def tiny_classifier(seed=0):
-    params, state = nets.init(TINY, jax.random.key(seed))
-    return adv.classifier(TINY, params, state)
-
-
-def samples(n=3, seed=0):
-    return jax.random.uniform(jax.random.key(seed), (n, 28, 28, 1))
-
-
-CFG = adv.AttackConfig(recon_steps=3, recon_lr=0.1, attack_steps=2, attack_lr=0.1, threshold=0.3, max_rounds=25)
-
-
-def reference_attack(f, v, x, target, key, cfg):
-    """The sheet's loop for one generator, written plainly: no vmap, no while_loop, no masks."""
-    params = adv.init_generator(key, x.shape)
-    tx_a, tx_b = optax.adam(cfg.recon_lr), optax.adam(cfg.attack_lr)
-    opt_a, opt_b = tx_a.init(params), tx_b.init(params)
-    recon = lambda p: jnp.mean((adv.generate(p, x.shape) - x) ** 2)
-    attack = lambda p: jnp.mean((jax.nn.softmax(f(v, adv.generate(p, x.shape)[None]))[0] - jax.nn.one_hot(target, 10)) ** 2)
-    for r in range(1, cfg.max_rounds + 1):
-        for _ in range(cfg.recon_steps):
-            u, opt_a = tx_a.update(jax.grad(recon)(params), opt_a, params)
-            params = optax.apply_updates(params, u)
-        for _ in range(cfg.attack_steps):
-            u, opt_b = tx_b.update(jax.grad(attack)(params), opt_b, params)
-            params = optax.apply_updates(params, u)
-        p = jax.nn.softmax(f(v, adv.generate(params, x.shape)[None]))[0, target]
-        if p >= cfg.threshold:
-            return adv.generate(params, x.shape), True, r
-    return adv.generate(params, x.shape), False, cfg.max_rounds
-
-
-def test_generator_is_a_pure_function_of_its_key_with_pixels_in_0_1():
-    a = adv.generate(adv.init_generator(jax.random.key(3), (28, 28, 1)), (28, 28, 1))
-    b = adv.generate(adv.init_generator(jax.random.key(3), (28, 28, 1)), (28, 28, 1))
-    c = adv.generate(adv.init_generator(jax.random.key(4), (28, 28, 1)), (28, 28, 1))
-    assert a.shape == (28, 28, 1) and bool(jnp.all((a > 0) & (a < 1)))
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
-
-
-def test_vmapped_generators_equal_each_generator_alone_and_the_reference_loop():
-    f, v = tiny_classifier()
-    x = samples(3)
-    att = adv.attack_pairs(f, v, x, jax.random.key(7), CFG)
-    assert att["success"].any() and not att["success"].all()  # some stop early, some run on: masks matter
-    assert len(set(att["rounds"].ravel().tolist())) > 2
-    for i, j in [(0, 0), (1, 4), (2, 9), (2, 3)]:
-        key = jax.random.fold_in(jax.random.key(7), i * 10 + j)
-        alone = adv.generator_attack(f, v, x[i:i + 1], jnp.array([j]), key[None], CFG)
-        assert bool(alone.success[0]) == att["success"][i, j] and int(alone.rounds[0]) == att["rounds"][i, j]
-        np.testing.assert_allclose(alone.images[0], att["images"][i, j], atol=2e-6)
-        ref_image, ref_ok, ref_rounds = reference_attack(f, v, x[i], j, key, CFG)
-        assert (ref_ok, ref_rounds) == (bool(att["success"][i, j]), int(att["rounds"][i, j]))
-        np.testing.assert_allclose(ref_image, att["images"][i, j], atol=2e-5)
-
-
-def test_trace_stops_when_a_generator_is_done():
-    f, v = tiny_classifier()
-    att = adv.attack_pairs(f, v, samples(2), jax.random.key(1), CFG)
-    for i in range(2):
-        for j in range(10):
-            t = att["trace"][:, i, j]
-            r = att["rounds"][i, j]
-            assert np.isfinite(t[:r]).all() and np.isnan(t[r:]).all()
-            assert (t[r - 1] >= CFG.threshold) == att["success"][i, j]
-
-
-def test_summary_and_records_count_what_they_say():
-    f, v = tiny_classifier()
-    x = samples(2)
-    labels = np.array([3, 5])
-    att = adv.attack_pairs(f, v, x, jax.random.key(1), CFG)
-    s = adv.summarize(att, labels)
-    other = np.ones((2, 10), bool)
-    other[0, 3] = other[1, 5] = False
-    assert s["attacks"] == 18 and s["success_rate"] == pytest.approx(att["success"][other].mean())
-    ok = att["success"] & other
-    if ok.any():
-        assert s["median_l2"] == pytest.approx(np.median(att["l2"][ok]))
-    rows = adv.pair_records(att, labels, [11, 22])
-    assert len(rows) == 20 and rows[13] == {**rows[13], "sample": 22, "label": 5, "target": 3}
-
-
-def linear_problem():
-    """Two-class linear logits z = W x: the smallest L∞ change that flips x is margin / ‖w1 − w0‖₁."""
-    w = jax.random.normal(jax.random.key(0), (784, 2))
-    f = lambda v, x: x.reshape(x.shape[0], -1) @ v
-    x = jnp.full((1, 28, 28, 1), 0.5)  # far from the [0, 1] box edges for small budgets
-    z = f(w, x)[0]
-    label = int(jnp.argmax(z))
-    eps_star = float(jnp.abs(z[0] - z[1]) / jnp.abs(w[:, 1] - w[:, 0]).sum())
-    return f, w, x, label, eps_star
-
-
-@pytest.mark.parametrize("targeted", [False, True])
-def test_pgd_flips_a_linear_model_exactly_above_the_analytic_budget(targeted):
-    f, w, x, label, eps_star = linear_problem()
-    assert eps_star < 0.5
-    labels = jnp.array([1 - label if targeted else label])
-    for scale, expect in ((0.9, False), (1.1, True)):
-        xa, ok = adv.linf_pgd(f, w, x, labels, jax.random.key(0), eps_star * scale, steps=20, targeted=targeted)
-        assert bool(ok[0]) == expect
-        assert float(jnp.abs(xa - x).max()) <= eps_star * scale + 1e-6
-        assert float(xa.min()) >= 0 and float(xa.max()) <= 1
-
-
-def test_classifier_drops_a_final_softmax():
-    net = nets.Sequential((4,), (Dense(3, "softmax"),))
-    params, state = nets.init(net, jax.random.key(0))
-    f, v = adv.classifier(net, params, state)
-    x = jnp.ones((2, 4))
-    logits = f(v, x)
-    np.testing.assert_allclose(jax.nn.softmax(logits), nets.apply(net, params, state, x), rtol=1e-6)
-    assert not np.allclose(jnp.sum(logits, -1), 1.0)
-
-
-def test_pick_samples_distinct_confident_classes():
-    probs = np.full((1, 40, 10), 0.0)
-    labels = np.arange(40) % 10
-    probs[0, np.arange(40), labels] = 1.0
-    probs[0, :10] = 0.1  # the first ten are not confident
-    ids = adv.pick_samples(jax.random.key(0), probs, labels, 5, 0.9)
-    assert len(set(labels[ids])) == 5 and ids.min() >= 10
-    with pytest.raises(ValueError):
-        adv.pick_samples(jax.random.key(0), probs, labels, 11, 0.9)
-
-
-def test_adversarial_training_uses_the_adversary(fake_data_dir):
-    from jexp import data
-    ds = data.load("mnist")
-    d = train.make_data(ds.train, ds.test, jax.random.key(0))
-    calls = []
-
-    def adversary(input_grad, key, x, step):
-        calls.append(x.shape)
-        g = input_grad(x)
-        assert g.shape == x.shape
-        return jnp.clip(x + 0.3 * jnp.sign(g), 0, 1)
-
-    _, _, clean = train.fit_net(TINY, d, 1, batch_size=32)
-    _, _, robust = train.fit_net(TINY, d, 1, batch_size=32, adversary=adversary)
-    assert calls and robust["train_loss"][-1] > clean["train_loss"][-1]
-    _, _, fgsm = train.fit_net(TINY, d, 1, batch_size=32, adversary=adv.fgsm_rs(0.3))
-    assert np.isfinite(fgsm["train_loss"][-1])
-
-
-def test_linf_training_warms_the_budget_up_and_defaults_its_step():
-    x = jnp.full((64, 4), 0.5)
-    grad = lambda xa: jnp.ones_like(xa)  # every step pushes every pixel up
-    key = jax.random.key(3)
-    pgd = adv.linf_training(0.2, steps=4, warmup=10)
-    for step, eps in ((0, 0.02), (4, 0.1), (9, 0.2), (500, 0.2)):
-        xa = pgd(grad, key, x, jnp.int32(step))
-        # four steps of 2.5·eps/4 from anywhere in the ball end on its upper face
-        np.testing.assert_allclose(np.asarray(xa), 0.5 + eps, rtol=0, atol=1e-6)
-    same = adv.linf_steps(grad, key, x, 0.1, 0.125 * 0.5, 4)
-    assert jnp.array_equal(pgd(grad, key, x, jnp.int32(4)), same)  # the step shrinks with the budget
-    fgsm = adv.fgsm_rs(0.2)  # no warm-up: the same at every step; one step of 1.25·eps
-    assert jnp.array_equal(fgsm(grad, key, x, jnp.int32(0)), adv.linf_steps(grad, key, x, 0.2, 0.25, 1))
-    assert jnp.array_equal(fgsm(grad, key, x, jnp.int32(0)), fgsm(grad, key, x, jnp.int32(99)))
-
-
-def test_the_adversary_sees_the_global_step(fake_data_dir):
-    """A warm-up over more steps than the training has keeps every example closer than eps."""
-    from jexp import data
-    ds = data.load("mnist")
-    d = train.make_data(ds.train, ds.test, jax.random.key(0))
-    per_epoch = len(ds.train.y) // 32
-    seen = []
-
-    def recorder(input_grad, key, x, step):  # the adversary runs traced: record through a callback
-        jax.debug.callback(lambda s: seen.append(int(s)), step, ordered=True)
-        return x
-    train.fit_net(TINY, d, 2, batch_size=32, adversary=recorder)
-    assert seen == list(range(2 * per_epoch))
 
 
 def write_digit_models(folder):
@@ -205,19 +24,19 @@ def test_mnist_attack_experiment_on_synthetic_data(fake_data_dir, tmp_path, caps
     out = tmp_path / "artifacts"
     args = ["run", "adversarial", "--quick", "--no-progress", f"--out={out}", f"--model_dir={models}",
             "--samples=0,1"]
-    assert cli.main(args) == 0, capsys.readouterr().err
+    assert commands.main(args) == 0, capsys.readouterr().err
     folder = out / "adversarial" / "quick"
     m = json.loads((folder / "metrics.json").read_text())
     assert set(m["models"]) == {"cnn", "mlp"} and len(m["models"]["cnn"]["generators"]) == 20
     assert (folder / "grid_cnn.png").exists() and (folder / "perturbations_mlp.png").exists()
     assert (folder / "results.md").read_text().startswith("# adversarial")
     first = (folder / "metrics.json").read_bytes()
-    assert cli.main(args + ["--fresh"]) == 0
+    assert commands.main(args + ["--fresh"]) == 0
     assert (folder / "metrics.json").read_bytes() == first  # bitwise the same numbers
 
 
 def test_mnist_attack_without_models_says_how_to_make_them(fake_data_dir, tmp_path, capsys):
-    code = cli.main(["run", "adversarial", "--quick", "--no-progress", f"--out={tmp_path}",
-                     f"--model_dir={tmp_path / 'none'}"])
+    code = commands.main(["run", "adversarial", "--quick", "--no-progress", f"--out={tmp_path}",
+                          f"--model_dir={tmp_path / 'none'}"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "jexp run digits" in err

@@ -8,8 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import adversarial, camera, cli, fer2013, keras_h5, nets
-from jexp.nets import Dense, Flatten
+from jexp.camera import realtime
+from jexp.cli import commands
+from jexp.data import fer2013
+from jexp.io import keras_h5
+from jexp.nn import nets
+from jexp.nn.nets import Dense, Flatten
 
 FACE_NET = nets.Sequential((48, 48, 1), (Flatten(), Dense(7)))
 
@@ -34,7 +38,7 @@ def test_crop_faces_resizes_each_box_and_pads_the_batch():
     grey = np.zeros((100, 120), np.uint8)
     grey[10:58, 20:68] = 255   # a white 48×48 square
     grey[50:74, 80:104] = 102  # a grey 24×24 square
-    batch = camera.crop_faces(grey, np.array([[20, 10, 48, 48], [80, 50, 24, 24]]), max_faces=3)
+    batch = realtime.crop_faces(grey, np.array([[20, 10, 48, 48], [80, 50, 24, 24]]), max_faces=3)
     assert batch.shape == (3, 48, 48, 1) and batch.dtype == np.float32
     np.testing.assert_array_equal(batch[0], 1.0)
     np.testing.assert_allclose(batch[1], 102 / 255, rtol=1e-6)  # upscaled, still uniform
@@ -42,13 +46,13 @@ def test_crop_faces_resizes_each_box_and_pads_the_batch():
 
 
 def test_the_smoother_averages_a_face_with_its_nearest_predecessor_only():
-    s = camera.Smoother(0.5)
+    s = realtime.Smoother(0.5)
     a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
     s(np.array([[0, 0, 40, 40], [200, 0, 40, 40]]), np.stack([a, b]))
     out = s(np.array([[5, 0, 40, 40], [400, 0, 40, 40]]), np.stack([b, b]))
     np.testing.assert_allclose(out[0], [0.5, 0.5])  # moved 5 px: the same face, averaged
     np.testing.assert_allclose(out[1], b)           # nobody near: its own probabilities
-    np.testing.assert_allclose(camera.Smoother(0.0)(np.array([[0, 0, 40, 40]]), a[None]), a[None])
+    np.testing.assert_allclose(realtime.Smoother(0.0)(np.array([[0, 0, 40, 40]]), a[None]), a[None])
 
 
 def test_a_video_file_is_processed_frame_by_frame_with_one_compiled_batch(model, tmp_path, monkeypatch):
@@ -58,14 +62,14 @@ def test_a_video_file_is_processed_frame_by_frame_with_one_compiled_batch(model,
     boxes = [np.zeros((0, 4), np.int32), np.array([[10, 10, 48, 48]]), np.array([[10, 10, 48, 48], [80, 20, 30, 30]])]
     calls = iter(boxes * 2)
     traces = []  # Python runs inside a jitted function only while it is traced (compiled)
-    real = adversarial.classifier
+    real = nets.classifier
 
     def counting(*args):
         f, v = real(*args)
         return (lambda variables, x: traces.append(x.shape) or f(variables, x)), v
-    monkeypatch.setattr(adversarial, "classifier", counting)
+    monkeypatch.setattr(nets, "classifier", counting)
     lines = []
-    s = camera.run(str(video), model, detect=lambda grey: next(calls), echo=lines.append, record=str(tmp_path / "o.mp4"))
+    s = realtime.run(str(video), model, detect=lambda grey: next(calls), echo=lines.append, record=str(tmp_path / "o.mp4"))
     assert s.frames == 5 and s.faces == 0 + 1 + 2 + 0 + 1 and s.stopped_by == "end of video"
     assert [len(d) for d in s.detections] == [0, 1, 2, 0, 1] and traces == [(4, 48, 48, 1)]  # one compile
     assert lines[0].startswith("frame 1: 0 faces |") and lines[2].startswith("frame 3: 2 faces: ")
@@ -74,7 +78,7 @@ def test_a_video_file_is_processed_frame_by_frame_with_one_compiled_batch(model,
     assert int(recorded.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     recorded.release()
     calls = iter(boxes * 2)
-    assert camera.run(str(video), model, detect=lambda grey: next(calls), echo=lines.append, max_frames=2).frames == 2
+    assert realtime.run(str(video), model, detect=lambda grey: next(calls), echo=lines.append, max_frames=2).frames == 2
 
 
 class FakeCamera:
@@ -105,16 +109,16 @@ class FakeCamera:
 
 def test_a_live_source_is_read_newest_first_and_a_silent_one_stops_with_a_summary(model, monkeypatch, capsys):
     cam = FakeCamera(40)
-    monkeypatch.setattr(camera, "open_source", lambda source: (cam, True))
+    monkeypatch.setattr(realtime, "open_source", lambda source: (cam, True))
     slow = lambda grey: (time.sleep(0.03), np.zeros((0, 4), np.int32))[1]  # slower than the camera
-    s = camera.run("0", model, detect=slow, echo=lambda line: None, timeout=0.5)
+    s = realtime.run("0", model, detect=slow, echo=lambda line: None, timeout=0.5)
     assert 0 < s.frames < 40 and s.skipped > 0 and s.frames + s.skipped <= 40
     assert s.stopped_by.startswith("the source sent nothing") and cam.released
 
 
 def test_camera_errors_are_one_line_and_exit_1(model, tmp_path, capsys, monkeypatch):
     def err(*args):
-        code = cli.main(["camera", *args])
+        code = commands.main(["camera", *args])
         lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("jexp")]
         assert code == 1 and len(lines) == 1, lines
         return lines[0]
@@ -131,15 +135,15 @@ def test_camera_errors_are_one_line_and_exit_1(model, tmp_path, capsys, monkeypa
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr("sys.platform", "linux")
     assert "needs a display" in err("--show", "--model", str(model))
-    assert cli.main(["camera", "--max-faces=0"]) == 2
+    assert commands.main(["camera", "--max-faces=0"]) == 2
 
 
 def test_the_haar_cascade_loads_and_finds_no_face_in_a_blank_frame():
-    assert camera.face_detector()(np.full((240, 320), 128, np.uint8)).shape == (0, 4)
+    assert realtime.face_detector()(np.full((240, 320), 128, np.uint8)).shape == (0, 4)
 
 
 def test_composed_face_videos_keep_the_truth_and_score_counts_matches(model, tmp_path):
-    from jexp import facevideo
+    from jexp.camera import facevideo
     rng = np.random.default_rng(0)
     faces, labels = rng.integers(0, 256, (10, 48, 48), dtype=np.uint8), np.arange(10) % 7
     frames, truth = facevideo.compose(faces, labels, 8, seed=3, size=(240, 320), side=(50, 90))
@@ -157,7 +161,7 @@ def test_composed_face_videos_keep_the_truth_and_score_counts_matches(model, tmp
     video = tmp_path / "faces.mp4"
     facevideo.write(video, frames)
     boxes = iter([np.array([b for b, _ in t], np.int32).reshape(-1, 4) for t in truth])
-    s = camera.run(str(video), model, detect=lambda grey: next(boxes), echo=lambda line: None, smooth=0.0)
+    s = realtime.run(str(video), model, detect=lambda grey: next(boxes), echo=lambda line: None, smooth=0.0)
     r = facevideo.score(truth, s.detections)
     assert r["found"] == r["faces"] == sum(map(len, truth)) and r["spurious"] == 0
     # scoring: a box moved by 60 % of its width (IoU 0.25) is missed; a wrong label is found, not correct
@@ -174,7 +178,7 @@ def test_the_end_to_end_check_finds_most_real_faces_in_its_video(model):
     """facevideo.check on real FER2013 test faces: the Haar cascade finds most of them, framed as
     FER frames them (detected side close to the pasted side), and scores add up."""
     from conftest import REAL_DATA
-    from jexp import facevideo
+    from jexp.camera import facevideo
     if not (REAL_DATA / fer2013.FOLDER).is_dir():
         pytest.skip(f"real FER2013 not found in {REAL_DATA}")
     test = fer2013.load(REAL_DATA).test
@@ -198,9 +202,9 @@ def test_faces_found_on_a_scaled_frame_come_back_in_frame_pixels(monkeypatch):
             FakeCascade.shape, FakeCascade.min_size = small.shape, kw["minSize"]
             return np.array([[10, 20, 30, 30], [100, 60, 50, 50], [300, 200, 40, 40]])  # small-frame pixels
     monkeypatch.setattr(cv2, "CascadeClassifier", FakeCascade)
-    boxes = camera.face_detector(min_size=40, scale=0.5)(np.zeros((480, 640), np.uint8))
+    boxes = realtime.face_detector(min_size=40, scale=0.5)(np.zeros((480, 640), np.uint8))
     assert FakeCascade.shape == (240, 320) and FakeCascade.min_size == (20, 20)
     # largest first, scaled by 2, the one reaching past the frame's edge cut at it
     np.testing.assert_array_equal(boxes, [[200, 120, 100, 100], [20, 40, 60, 60], [600, 400, 40, 80]])
-    with pytest.raises(camera.CameraError, match="scale"):
-        camera.face_detector(scale=1.5)
+    with pytest.raises(realtime.CameraError, match="scale"):
+        realtime.face_detector(scale=1.5)

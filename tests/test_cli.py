@@ -1,14 +1,18 @@
+"""The `jexp` command: usage errors, runs on synthetic data, bitwise repeats, `run all`, help and
+config keys, timing.json (jexp.cli)."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from jexp import cli, data, experiment
+from jexp.cli import commands, configs, runner
+from jexp.data import files
+from jexp.experiments import registry
 
 
 def run_cli(capsys, *args):
-    code = cli.main(list(args))
+    code = commands.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -16,8 +20,8 @@ def run_cli(capsys, *args):
 def test_list_shows_every_experiment(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
-    for name in experiment.names():
-        assert name in out and experiment.describe(experiment.load(name)) in out
+    for name in registry.names():
+        assert name in out and registry.describe(registry.load(name)) in out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -41,7 +45,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
 
 
 def test_missing_data_is_exit_1_naming_the_file(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout=3.0: "offline (test)")
+    monkeypatch.setattr(files, "_reachable", lambda url, timeout=3.0: "offline (test)")
     code, _, err = run_cli(capsys, "run", "ex1b", "--quick", f"--data-dir={tmp_path}", f"--out={tmp_path / 'a'}")
     assert code == 1 and err.count("\n") == 1
     assert f"missing data file {tmp_path}/mnist/" in err and "idx" in err
@@ -77,7 +81,7 @@ def test_a_failed_run_keeps_the_previous_artifacts(capsys, fake_data_dir, tmp_pa
     assert run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={out}")[0] == 0
     before = (out / "ex1b" / "quick" / "metrics.json").read_bytes()
     (fake_data_dir / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8bbroken")
-    monkeypatch.setenv(data.NO_VERIFY_ENV, "1")
+    monkeypatch.setenv(files.NO_VERIFY_ENV, "1")
     code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, "--seeds=3", f"--out={out}")
     assert code == 1 and "corrupt data file" in err
     assert "JEXP_NO_VERIFY=1: " in err and "read without its size and sha256 checks" in err  # never silent
@@ -99,13 +103,13 @@ def test_help_lists_commands_and_an_experiments_config_keys(capsys):
     assert code == 0 and "--data-dir DIR" in out and "jexp run NAME --help" in out and "ex1b" in out
     code, out, _ = run_cli(capsys, "run", "ex1b", "--help")
     assert code == 0 and out.startswith("usage: jexp run ex1b")
-    assert experiment.describe(experiment.load("ex1b")) in out  # the docstring
+    assert registry.describe(registry.load("ex1b")) in out  # the docstring
     import re
-    for name, typ, default, comment in experiment.config_fields(experiment.load("ex1b").Config):
+    for name, typ, default, comment in configs.config_fields(registry.load("ex1b").Config):
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
         assert re.search(rf"--{name} {re.escape(typ.upper())}\s", out), name
         assert f"(default: {shown})" in " ".join(out.split()), name
-    comments = [c for *_, c in experiment.config_fields(experiment.load("robust").Config) if c]
+    comments = [c for *_, c in configs.config_fields(registry.load("robust").Config) if c]
     assert "the L∞ budget, for training and evaluation" in comments
     code, out, _ = run_cli(capsys, "run", "robust", "--help")
     assert "the L∞ budget, for training and evaluation" in " ".join(out.split())
@@ -120,7 +124,7 @@ def test_config_fields_reads_types_defaults_and_comments():
         sizes: tuple[int, ...] = (8, 16)  # pictures, in pixels
         lr: float = 1e-3                   # step size # not a second comment
         name: str = "a # b"
-    assert experiment.config_fields(Config) == [
+    assert configs.config_fields(Config) == [
         ("seed", "int", 0, ""), ("sizes", "int,…", (8, 16), "pictures, in pixels"),
         ("lr", "float", 1e-3, "step size # not a second comment"), ("name", "str", "a # b", "")]
 
@@ -142,12 +146,12 @@ def test_run_all_goes_on_past_a_failure_and_exits_1(capsys, tmp_path, monkeypatc
     def fake_run(name, overrides, **kw):
         calls.append(name)
         if name == "ex1c":
-            raise data.DataError("missing data file X (put it in Y)")
+            raise files.DataError("missing data file X (put it in Y)")
         if name == "ex1d":
             raise RuntimeError("a bug\nwith two lines")
         return tmp_path / name
-    monkeypatch.setattr(experiment, "names", lambda: ("ex1b", "ex1c", "ex1d", "digits"))
-    monkeypatch.setattr(experiment, "run", fake_run)
+    monkeypatch.setattr(registry, "names", lambda: ("ex1b", "ex1c", "ex1d", "digits"))
+    monkeypatch.setattr(runner, "run", fake_run)
     code, out, err = run_cli(capsys, "run", "all", "--quick", f"--out={tmp_path}")
     assert code == 1 and calls == ["ex1b", "ex1c", "ex1d", "digits"]
     assert "jexp: error: ex1c: missing data file X (put it in Y)" in err
@@ -158,23 +162,10 @@ def test_run_all_goes_on_past_a_failure_and_exits_1(capsys, tmp_path, monkeypatc
 
 
 def test_run_all_exits_0_when_everything_ran(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(experiment, "names", lambda: ("ex1b", "ex1c"))
-    monkeypatch.setattr(experiment, "run", lambda name, overrides, **kw: tmp_path / name)
+    monkeypatch.setattr(registry, "names", lambda: ("ex1b", "ex1c"))
+    monkeypatch.setattr(runner, "run", lambda name, overrides, **kw: tmp_path / name)
     code, out, _ = run_cli(capsys, "run", "all", "--quick", f"--out={tmp_path}")
     assert code == 0 and "2 of 2 experiments done" in out
-
-
-def test_progress_bar_is_tqdm_and_counts_every_tick_from_many_threads():
-    import io
-    import threading
-    from jexp import progress
-    stream = io.StringIO()
-    with progress.Progress(400, "ticks", stream=stream) as bar:
-        threads = [threading.Thread(target=lambda: [bar.update(1, "x") for _ in range(100)]) for _ in range(4)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        assert bar.bar.n == 400
-    assert "ticks" in stream.getvalue() and "400/400" in stream.getvalue()
 
 
 def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
@@ -183,7 +174,7 @@ def test_two_fresh_processes_give_the_same_bytes(fake_data_dir, tmp_path):
     compilation cache the first filled."""
     import os
     cache = tmp_path / "xla"
-    env = {**os.environ, data.DATA_ENV: str(fake_data_dir), data.NO_VERIFY_ENV: "1",  # synthetic files: no registry sums
+    env = {**os.environ, files.DATA_ENV: str(fake_data_dir), files.NO_VERIFY_ENV: "1",  # synthetic files: no registry sums
            "JAX_COMPILATION_CACHE_DIR": str(cache)}
     env.pop("JEXP_NO_COMPILE_CACHE", None)
     outs = []
@@ -217,26 +208,8 @@ def test_ex1c_reuses_ex1b_runs_only_when_config_and_code_match(capsys, fake_data
     # another config, or other code, or --fresh: trained again
     for args in (["--epochs=1"], ["--fresh"]):
         assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, *args, f"--out={shared}")[2]
-    monkeypatch.setattr(experiment, "code_version", lambda name: "other")
+    monkeypatch.setattr(registry, "code_version", lambda name: "other")
     assert "using the" not in run_cli(capsys, "run", "ex1c", "--quick", *TINY, f"--out={shared}")[2]
-
-
-def test_the_compile_cache_goes_where_the_environment_says_or_nowhere(monkeypatch, tmp_path):
-    import jax
-
-    from jexp import compile_cache
-    before = jax.config.jax_compilation_cache_dir
-    try:
-        monkeypatch.setenv("JEXP_NO_COMPILE_CACHE", "1")
-        assert compile_cache.enable() is None and jax.config.jax_compilation_cache_dir == before
-        monkeypatch.setenv("JEXP_NO_COMPILE_CACHE", "0")
-        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-        assert compile_cache.enable() == str(tmp_path / "jexp" / "xla") == jax.config.jax_compilation_cache_dir
-        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "own"))
-        assert compile_cache.enable() == str(tmp_path / "own")
-    finally:
-        jax.config.update("jax_compilation_cache_dir", before)
 
 
 def test_a_run_records_its_time_and_phases_apart_from_its_metrics(capsys, fake_data_dir, tmp_path):
@@ -253,3 +226,21 @@ def test_a_run_records_its_time_and_phases_apart_from_its_metrics(capsys, fake_d
     code, _, err = run_cli(capsys, "run", "ex1b", "--quick", *TINY, f"--out={out}")  # finished checkpoints
     assert code == 0, err
     assert json.loads((out / "ex1b" / "quick" / "timing.json").read_text())["resumed"] is True
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_config_field_says_what_it_means_also_where_a_base_declares_it(name):
+    config = registry.load(name).Config
+    assert all(comment for *_, comment in configs.config_fields(config)), name
+    owner = configs.introduced_by(config)
+    assert all(owner[f] in config.__mro__ for f in owner)
+
+
+def test_an_experiments_help_groups_the_settings_it_shares_with_others(capsys):
+    _, out, _ = run_cli(capsys, "run", "adversarial", "--help")
+    own, shared = out.index("config (adversarial.Config"), out.index("config, shared: The generator attack's settings")
+    assert own < out.rindex("--pgd_steps") < shared < out.rindex("--recon_steps")  # usage lists them in the same order
+    assert out.index("--pgd_steps") < out.index("--recon_steps")
+    _, out, _ = run_cli(capsys, "run", "ex1d", "--help")  # ex1d only changes GridConfig's defaults
+    assert "config, shared: The settings of an MLP depth × activation study (GridConfig)" in out
+    assert "hidden layers of each MLP (default: 5,20,40)" in " ".join(out.split())

@@ -12,7 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import cifar10, data, evaluate, fer2013, keras_h5, nets
+from jexp.data import cifar10, fer2013, mnist
+from jexp.io import keras_h5
+from jexp.nn import evaluate, nets
 from conftest import REAL_DATA, real_data_or_skip
 
 ROOT = Path(__file__).resolve().parents[1] / "artifacts"
@@ -37,7 +39,7 @@ def _test_set(name):
         if not (REAL_DATA / cifar10.FOLDER / cifar10.BATCHES).is_dir():
             pytest.skip(f"real CIFAR-10 not found in {REAL_DATA}")
         return cifar10.load(REAL_DATA, download=False)[0].test
-    return data.load(name, real_data_or_skip(name), download=False).test
+    return mnist.load(name, real_data_or_skip(name), download=False).test
 
 
 @pytest.mark.realdata

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from jexp import embedding
+from jexp.nn import embedding
 
 
 def test_pca_matches_the_covariance_eigenvectors_and_reconstructs():

@@ -6,8 +6,11 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import cli, evaluate, experiment, fer2013, keras_h5, nets
-from jexp.nets import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool2D
+from jexp.cli import commands, report
+from jexp.data import fer2013
+from jexp.io import keras_h5
+from jexp.nn import evaluate, nets
+from jexp.nn.nets import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool2D
 
 TINY = nets.Sequential((48, 48, 1), (Conv2D(4, 3, strides=2, padding="same"), BatchNorm(), Activation("relu"),
                                      GlobalAvgPool2D(), Dense(7)))
@@ -22,12 +25,12 @@ def fer_dir(tmp_path, monkeypatch):
     usage = np.array([0] * 84 + [1] * 28 + [2] * 28)
     (tmp_path / "data" / "fer2013").mkdir(parents=True)
     fer2013.write_csv(tmp_path / "data" / "fer2013" / "fer2013.csv", images, labels, usage)
-    monkeypatch.setattr("experiments.emotion.NET", TINY)
+    monkeypatch.setattr("jexp.experiments.emotion.NET", TINY)
     return tmp_path / "data"
 
 
 def run(out, data_dir, *extra):
-    return cli.main(["run", "emotion", "--quick", "--no-progress", f"--out={out}", f"--data-dir={data_dir}", *extra])
+    return commands.main(["run", "emotion", "--quick", "--no-progress", f"--out={out}", f"--data-dir={data_dir}", *extra])
 
 
 def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_path, capsys):
@@ -49,7 +52,7 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     net, params, state = keras_h5.load(folder / "emotion.h5")
     pred = evaluate.batched(jax.jit(lambda x: nets.apply(net, params, state, x)), test.x).argmax(-1)
     np.testing.assert_array_equal(evaluate.confusion(test.y, pred, 7), counts)
-    assert experiment.results_from("emotion", folder) == (folder / "results.md").read_text()
+    assert report.results_from("emotion", folder) == (folder / "results.md").read_text()
     assert m["conditions"]["as is"] == m["test_acc"] and len(m["conditions"]) == 11
     cam = m["camera_check"]
     assert cam["frames"] == 6 and cam["found"] + cam["frames_without_faces"] <= cam["faces"] + 6
@@ -61,14 +64,14 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     assert run(again, fer_dir, "--epochs=3", "--lr=0.03", f"--model_from={folder}") == 0, capsys.readouterr().err
     m2 = json.loads((again / "emotion" / "quick" / "metrics.json").read_text())
     assert (m2["test_acc"], m2["val_acc"], m2["trained"], m2["history"]) == (m["test_acc"], m["val_acc"],
-                                                                           m["trained"], m["history"])
+                                                                             m["trained"], m["history"])
     # ... but not under other training settings
     assert run(tmp_path / "other", fer_dir, "--epochs=3", "--lr=0.01", f"--model_from={folder}") == 2
     assert "trained with other settings (lr)" in capsys.readouterr().err
 
 
 def test_training_time_says_which_epochs_it_covers():
-    from experiments.emotion import _training_time
+    from jexp.experiments.emotion import _training_time
     tr = {"seconds": 5244.6}
     assert _training_time({**tr, "resumed_at": 0}, 40) == "in 87 min"
     assert _training_time({**tr, "resumed_at": 3}, 40) == ("in 87 min for epochs 4-40 (resumed from a checkpoint "

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import data, fer2013
+from jexp.data import fer2013, files
 
 N = 12
 
@@ -50,7 +50,7 @@ def test_the_npz_is_verified_and_its_altered_training_images_left_out(tmp_path, 
     source[7] = 1        # a JPEG-sourced validation image: kept
     (tmp_path / "fer2013").mkdir()
     raw = write_npz(tmp_path / "fer2013" / "fer2013.npz", images, labels, usage, source)
-    monkeypatch.setattr(fer2013, "NPZ", dataclasses.replace(fer2013.NPZ, size=len(raw), sha256=data.sha256(raw)))
+    monkeypatch.setattr(fer2013, "NPZ", dataclasses.replace(fer2013.NPZ, size=len(raw), sha256=files.sha256(raw)))
     f = fer2013.load(tmp_path)
     keep = source != 2
     check_splits(f, images[keep], labels[keep], usage[keep])
@@ -58,7 +58,7 @@ def test_the_npz_is_verified_and_its_altered_training_images_left_out(tmp_path, 
     check_splits(fer2013.load(tmp_path, keep_altered=True), images, labels, usage)
     # a file that is not the one recorded: refused
     monkeypatch.setattr(fer2013, "NPZ", dataclasses.replace(fer2013.NPZ, size=len(raw), sha256="0" * 64))
-    with pytest.raises(data.DataError, match="sha256 mismatch"):
+    with pytest.raises(files.DataError, match="sha256 mismatch"):
         fer2013.load(tmp_path)
 
 
@@ -92,7 +92,7 @@ def test_the_csv_wins_over_the_npz_when_both_are_there(tmp_path):
 
 
 def one_line_error(root, **kw) -> str:
-    with pytest.raises(data.DataError) as e:
+    with pytest.raises(files.DataError) as e:
         fer2013.load(root, **kw)
     assert len(str(e.value).splitlines()) == 1
     return str(e.value)
@@ -131,19 +131,3 @@ def test_broken_image_folders_give_one_line_naming_the_file(tmp_path):
     assert "unknown emotion folder" in one_line_error(tmp_path, val_size=0)
 
 
-def test_the_other_camera_conditions_keep_labels_and_change_pixels_as_named():
-    from jexp import face_sets
-    images, labels, _ = faces()
-    sets = face_sets.build(images, labels)
-    assert list(sets)[0] == "as is" and len(sets) == 11
-    np.testing.assert_array_equal(sets["as is"][0][..., 0], images / np.float32(255))
-    np.testing.assert_array_equal(sets["mirrored"][0][..., 0], images[:, :, ::-1] / np.float32(255))
-    for name, (x, y) in sets.items():
-        assert x.shape == (N, 48, 48, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1, name
-        np.testing.assert_array_equal(y, labels)
-        if name != "as is":
-            assert not np.array_equal(x, sets["as is"][0]), name
-    assert sets["dark"][0].mean() < sets["as is"][0].mean() < sets["bright"][0].mean()
-    assert sets["low contrast"][0].std() < sets["as is"][0].std()
-    again = face_sets.build(images, labels)
-    assert all(np.array_equal(again[k][0], v[0]) for k, v in sets.items())  # noise and tilts from the seed

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jexp import gradients, models, train
+from jexp.nn import gradients, mlp, train
 
 
 def test_natural_order():
@@ -15,7 +15,7 @@ def test_natural_order():
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "lecun", "relu"])
 def test_layer_grad_max_matches_finite_differences(activation):
     with jax.enable_x64(True):
-        model = models.MLP(depth=3, width=4, activation=activation, num_classes=3)
+        model = mlp.MLP(depth=3, width=4, activation=activation, num_classes=3)
         key_p, key_x = jax.random.split(jax.random.key(0))
         params = jax.tree.map(lambda a: a.astype(jnp.float64) + 0.05,
                               model.init(key_p, jnp.zeros((1, 5), jnp.float64)))

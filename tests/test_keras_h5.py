@@ -10,9 +10,9 @@ import jax
 import numpy as np
 import pytest
 
-from jexp import keras_h5, nets
-from jexp.nets import (Activation, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D,
-                       MaxPool2D, Reshape)
+from jexp.io import keras_h5
+from jexp.nn import nets
+from jexp.nn.nets import Activation, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D, MaxPool2D, Reshape
 
 keras = pytest.importorskip("keras")
 
@@ -157,7 +157,8 @@ def test_reads_a_functional_chain_and_refuses_a_branching_model(tmp_path):
 
 @pytest.mark.parametrize("shape", [(28, 28), (784,)])
 def test_eval_digits_accepts_a_keras_written_model(tmp_path, capsys, shape):
-    from jexp import cli, digits
+    from jexp.cli import commands
+    from jexp.data import digit_pictures
     layers = [keras.Input(shape)] + ([keras.layers.Flatten()] if len(shape) == 2 else []) + \
         [keras.layers.Dense(10, activation="softmax")]
     model = keras.Sequential(layers)
@@ -166,11 +167,11 @@ def test_eval_digits_accepts_a_keras_written_model(tmp_path, capsys, shape):
     for i in range(10):
         images[i, 2:10, 3 + i % 6] = 255
     np.savez(tmp_path / "set.npz", images=images, labels=np.arange(10))
-    code = cli.main(["eval-digits", f"--npz={tmp_path / 'set.npz'}", f"--model={tmp_path / 'theirs.h5'}",
-                     f"--out={tmp_path}"])
+    code = commands.main(["eval-digits", f"--npz={tmp_path / 'set.npz'}", f"--model={tmp_path / 'theirs.h5'}",
+                          f"--out={tmp_path}"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    x = np.stack([digits.preprocess(im, "high") for im in images])
+    x = np.stack([digit_pictures.preprocess(im, "high") for im in images])
     expected = np.mean(model.predict(x.reshape(10, *shape), verbose=0).argmax(-1) == np.arange(10))
     assert out.startswith(f"accuracy {100 * expected:.2f}% on 10 digits")
 

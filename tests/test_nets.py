@@ -1,12 +1,13 @@
-"""nets: layers equal the reference lax/flax operations; training a BatchNorm/dropout CNN works."""
+"""nets: layers equal the reference lax/flax operations, Keras-like specs and names, BatchNorm and dropout
+modes, a trained net as a classifier (jexp.nn.nets)."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jexp import augment, nets, train
-from jexp.nets import Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from jexp.nn import nets
+from jexp.nn.nets import Activation, BatchNorm, Conv2D, Dense, Dropout, MaxPool2D
 
 
 @pytest.mark.parametrize("kernel, strides, padding, size", [
@@ -23,7 +24,7 @@ def test_im2col_conv_equals_lax_conv(kernel, strides, padding, size):
 
 
 @pytest.mark.parametrize("window, strides, padding", [((2, 2), (2, 2), "VALID"), ((2, 2), (2, 2), "SAME"),
-                                                       ((3, 3), (2, 2), "SAME"), ((3, 2), (3, 2), "SAME")])
+                                                      ((3, 3), (2, 2), "SAME"), ((3, 2), (3, 2), "SAME")])
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pooling_equals_flax(window, strides, padding, kind):
     x = jax.random.normal(jax.random.key(0), (2, 7, 9, 3))
@@ -54,66 +55,11 @@ def test_train_mode_updates_batch_stats_and_dropout_depends_on_key():
     np.testing.assert_array_equal(nets.apply(net, params, state, x), nets.apply(net, params, state, x))
 
 
-def test_augment_without_randomness_is_the_identity_and_otherwise_keyed():
-    x = jax.random.uniform(jax.random.key(0), (4, 28, 28, 1)) ** 4
-    x = x / x.max(axis=(1, 2, 3), keepdims=True)
-    still = augment.Augment(rotate_deg=0, scale=(1, 1), aspect=0, shear=0, translate=0, elastic_prob=0,
-                            thickness_prob=0, lowres_prob=0, blur_prob=0, gamma=(1, 1), noise_prob=0)
-    np.testing.assert_allclose(still(jax.random.key(1), x), x, atol=1e-5)
-    aug = augment.Augment()
-    a, b = aug(jax.random.key(1), x), aug(jax.random.key(2), x)
-    assert a.shape == x.shape and float(a.min()) >= 0 and float(a.max()) <= 1
-    np.testing.assert_array_equal(a, aug(jax.random.key(1), x))
-    assert not np.allclose(a, b)
-
-
-def test_fit_net_learns_a_tiny_cnn_with_augmentation_bitwise_reproducibly(fake_data_dir, tmp_path):
-    from jexp import data
-    ds = data.load("mnist", fake_data_dir)
-    d = train.make_data(ds.train, ds.test, jax.random.key(0), 16)
-    net = nets.Sequential((28, 28, 1), (Conv2D(4, 3, strides=2), BatchNorm(), Activation("relu"), MaxPool2D(),
-                                        Flatten(), Dropout(0.1), Dense(10)))
-    aug = augment.Augment(rotate_deg=5, lowres_sizes=(14,), elastic_prob=0.0)
-    go = lambda ckpt=None, progress=None: train.fit_net(net, d, 3, batch_size=32, lr=1e-2, augment=aug,
-                                                         ckpt_dir=ckpt, progress=progress)
-    params, state, hist = go()
-    assert hist["test_acc"][-1] > 0.5 and hist["test_acc"][-1] > hist["test_acc"][0]
-    assert state["batch_stats"]["batch_normalization"]["var"].shape == (4,)
-
-    class StopAfter2:  # interrupts the run after the epoch-2 checkpoint
-        n = 0
-
-        def update(self, k=1):
-            self.n += k
-            if self.n == 2:
-                raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        go(str(tmp_path / "ck"), StopAfter2())
-    params3, state3, hist3 = go(str(tmp_path / "ck"))  # resumed from epoch 2: the same bits
-    for a, b in zip(jax.tree.leaves((params, state)), jax.tree.leaves((params3, state3))):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(hist["test_acc"], hist3["test_acc"])
-
-
-def test_face_augment_crops_flips_and_is_the_identity_when_switched_off():
-    x = jax.random.uniform(jax.random.key(0), (6, 48, 48, 1))
-    off = dict(rotate_deg=0, zoom=(1, 1), shift=0, flip=False, brightness=0, contrast=(1, 1))
-    np.testing.assert_array_equal(augment.FaceAugment(size=0, **off)(jax.random.key(1), x), x)
-    np.testing.assert_allclose(augment.FaceAugment(size=40, **off)(jax.random.key(1), x), x[:, 4:44, 4:44], atol=1e-6)
-    flips = augment.FaceAugment(size=0, **{**off, "flip": True})(jax.random.key(2), x)
-    mirrored = [bool(np.allclose(f, im[:, ::-1], atol=1e-6)) for f, im in zip(np.asarray(flips), np.asarray(x))]
-    kept = [bool(np.allclose(f, im, atol=1e-6)) for f, im in zip(np.asarray(flips), np.asarray(x))]
-    assert all(m != k for m, k in zip(mirrored, kept)) and any(mirrored) and any(kept)
-    aug = augment.FaceAugment()
-    y = aug(jax.random.key(3), x)
-    assert y.shape == (6, 40, 40, 1) and float(y.min()) >= 0 and float(y.max()) <= 1
-    np.testing.assert_array_equal(y, aug(jax.random.key(3), x))
-    assert not np.array_equal(y, aug(jax.random.key(4), x))
-
-
-def test_the_emotion_net_classifies_whole_faces_after_training_on_crops():
-    params, state = nets.init(nets.EMOTION_CNN, jax.random.key(0))
-    assert 1.1e6 < nets.count_params(params) < 1.2e6
-    for side in (40, 48):
-        assert nets.apply(nets.EMOTION_CNN, params, state, jnp.zeros((2, side, side, 1))).shape == (2, 7)
+def test_classifier_drops_a_final_softmax():
+    net = nets.Sequential((4,), (Dense(3, "softmax"),))
+    params, state = nets.init(net, jax.random.key(0))
+    f, v = nets.classifier(net, params, state)
+    x = jnp.ones((2, 4))
+    logits = f(v, x)
+    np.testing.assert_allclose(jax.nn.softmax(logits), nets.apply(net, params, state, x), rtol=1e-6)
+    assert not np.allclose(jnp.sum(logits, -1), 1.0)

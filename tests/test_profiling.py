@@ -1,8 +1,9 @@
+"""Kernel times from JAX's profiler and HLO parsing (jexp.runtime.profiling)."""
 import jax
 import jax.numpy as jnp
 import pytest
 
-from jexp import profiling
+from jexp.runtime import profiling
 
 
 def test_union_counts_time_split_over_threads_once():

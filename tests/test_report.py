@@ -1,9 +1,13 @@
+"""The README's results and every committed results.md regenerated from the artifacts; an experiment's
+docstring figures tied to its committed run (jexp.cli.report)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from jexp import experiment, report
+from jexp.cli import report
+from jexp.experiments import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,181 +27,62 @@ def test_full_runs_are_committed_with_five_or_more_seeds():
         assert len(runs) == cfg["seeds"] * len(cfg["depths"]) * len(cfg["activations"])
 
 
-def test_a_run_replaces_its_folder_whole_keeping_checkpoints_and_quick(tmp_path):
-    from jexp import artifacts
-    folder = tmp_path / "exp"
-    first = artifacts.Artifacts(folder)
-    first.text("results.md", "one\n")
-    first.text("old_figure.png", "stale")
-    first.commit()
-    (folder / "checkpoints" / "abc").mkdir(parents=True)
-    (folder / "checkpoints" / "abc" / "state").write_text("ckpt")
-    (folder / "quick").mkdir()
-    (folder / "quick" / "results.md").write_text("quick\n")
-    second = artifacts.Artifacts(folder)
-    second.text("results.md", "two\n")
-    failed = artifacts.Artifacts(folder)  # a run that fails changes nothing
-    failed.text("results.md", "never\n")
-    failed.discard()
-    assert (folder / "old_figure.png").exists() and (folder / "results.md").read_text() == "one\n"
-    assert second.commit() == [folder / "results.md"]
-    assert sorted(p.name for p in folder.iterdir()) == ["checkpoints", "quick", "results.md"]  # no stale figure
-    assert (folder / "results.md").read_text() == "two\n" and (folder / "checkpoints/abc/state").read_text() == "ckpt"
-    assert (folder / "quick" / "results.md").read_text() == "quick\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no staging or old folders left
-    assert folder.stat().st_mode & 0o777 == 0o777 & ~artifacts._umask()  # an ordinary folder, not mkdtemp's 0700
-
-
-def test_a_collecting_folder_keeps_earlier_files(tmp_path):
-    from jexp import artifacts
-    for name in ("a.json", "b.json"):
-        out = artifacts.Artifacts(tmp_path / "eval", replace=False)
-        out.text(name, name)
-        out.commit()
-    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["a.json", "b.json"]
-
-
-def test_checkpoints_are_keyed_on_the_code_as_well_as_the_config(monkeypatch, tmp_path):
-    from jexp import experiment
-    v = experiment.code_version("ex1b")
-    assert v == experiment.code_version("ex1b") and len(v) == 12
-    assert v != experiment.code_version("ex1c")  # the experiment's own script counts
-    real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p.name == "train.py" else b""))
-    assert experiment.code_version("ex1b") != v  # so does every library module
-
-
-@pytest.mark.parametrize("name", experiment.names())
+@pytest.mark.parametrize("name", registry.names())
 def test_committed_results_are_regenerated_byte_for_byte_from_metrics(name):
     """Every experiment's results.md is ``results_md(config, metrics)``: a hand edit of a committed
     results.md, or a results text the code would not write from its metrics.json, fails here."""
     import inspect
-    module = experiment.load(name)
+    module = registry.load(name)
     assert list(inspect.signature(module.results_md).parameters) == ["cfg", "metrics"]
     folder = ROOT / "artifacts" / name
     if not (folder / "results.md").exists():
         pytest.skip(f"{name} has no committed full run")
-    assert experiment.results_from(name, folder) == (folder / "results.md").read_text()
+    assert report.results_from(name, folder) == (folder / "results.md").read_text()
 
 
-def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figures(tmp_path):
-    bench = {"machine": "cpu", "model": "m.h5", "rounds": 20, "generators": 50, "vmapped_s": 20.0, "vmapped_warm_s": 4.0,
-             "sequential_s": 40.0, "speedup_vs_sequential": 2.0, "keras": "3", "keras_generators_timed": 2,
-             "keras_s_50": 1000.0, "speedup_vs_keras": 50.0, "speedup_vs_keras_warm": 250.0,
-             "classifier_floor_s": 2.5, "speedup_bound_vs_keras": 400.0}
-    (tmp_path / "bench").mkdir()
-    path = tmp_path / "bench" / "adversarial.json"
-    for changes, verdict in (({}, "reached once compiled, not with the compile time included"),
-                             ({"speedup_vs_keras_warm": 90.0}, "not reached"), ({"speedup_vs_keras": 120.0}, "reached")):
-        path.write_text(json.dumps({**bench, **changes}))
-        line = report._bench_adversarial(tmp_path)
-        assert f"target ≥ 100×: {verdict}." in line
-        assert "takes 2.5 s here" in line and "more than 400× on this machine" in line
+def measured_figures(doc: str) -> list[str]:
+    """The decimal numbers and percentages of a docstring's "Measured:" paragraph."""
+    if "Measured:" not in doc:
+        return []
+    part = re.split(r"\n[A-Z][a-z]+:", doc.split("Measured:", 1)[1])[0]
+    return re.findall(r"\d+\.\d+|\d+(?= ?%)", part)
 
 
-def test_the_camera_benchmark_line_gives_frame_rate_stages_and_verdict(tmp_path):
-    bench = {"machine": "AMD EPYC, 2 cores", "model": "emotion.h5", "params": 1166087, "frame_size": [640, 480],
-             "detect_scale": 0.7, "frames": 150, "faces_per_frame": [1, 3], "fps": 31.25,
-             "ms_per_frame": {"detect": 20.0, "preprocess": 0.5, "classify": 9.5}, "detection_rate": 0.75,
-             "accuracy_found": 0.6}
-    (tmp_path / "bench").mkdir()
-    path = tmp_path / "bench" / "camera.json"
-    for fps, verdict in ((31.25, "reached"), (29.9, "not reached")):
-        path.write_text(json.dumps({**bench, "fps": fps}))
-        line = report._bench_camera(tmp_path)
-        assert f"**{fps:.1f} frames/s**" in line and f"target ≥ 30 frames/s: {verdict}." in line
-        assert "detection 20.0 ms, preprocessing 0.5 ms, classification 9.5 ms" in line and "1,166,087" in line
-    path.unlink()
-    assert report._bench_camera(tmp_path) == ""
+@pytest.mark.parametrize("name", [n for n in registry.names() if "Measured:" in registry.load(n).__doc__])
+def test_the_figures_a_docstring_reports_are_those_of_the_committed_run(name):
+    """A measured figure in an experiment's docstring is one its committed results.md (a function of
+    metrics.json) shows, to the digit: a docstring cannot drift from the run it describes."""
+    figures = measured_figures(registry.load(name).__doc__)
+    results = ROOT / "artifacts" / name / "results.md"
+    assert figures, f"{name}: a Measured paragraph without figures"
+    text = results.read_text()
+    missing = [f for f in figures if not re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", text)]
+    assert not missing, f"{name}: docstring figures not in {results}: {missing}"
 
 
-def _peers(tmp_path, seconds: dict) -> Path:
-    acc = {f"{d}-{a}": 0.5 for d in (5, 20, 40) for a in ("relu", "tanh", "sigmoid")}
-    entries = {k: {"seconds": s, "acc": acc, "ratio_to_jexp": s / seconds["jexp"]} for k, s in seconds.items()}
-    path = tmp_path / "bench" / "peers.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"work": "9 MLPs", "entries": entries, "skipped": {}, "machine": "2-core CPU (X)",
-                                "flop": 4.5e11, "matmul_gflops": 90.0, "floor_seconds": 5.0}))
-    return path
+def test_the_docstring_check_catches_a_figure_the_run_does_not_show():
+    doc = "X.\n\nMeasured: (seed 0)\n          88.45 % test accuracy, 12 % else.\nDefaults: 99.9 %"
+    assert measured_figures(doc) == ["88.45", "12"]
+    text = (ROOT / "artifacts" / "fashion_confusion" / "results.md").read_text()
+    assert re.search(r"(?<![\d.])88\.45(?![\d])", text) and not re.search(r"(?<![\d.])88\.46(?![\d])", text)
 
 
-def test_the_side_by_side_table_gives_ratios_and_verdicts_from_its_figures(tmp_path):
-    _peers(tmp_path, {"jexp": 10.0, "jexp-warm": 8.0, "keras-tf": 210.0, "keras-jax": 80.0, "torch": 150.0})
-    text = report._bench_peers(tmp_path)
-    assert "| Keras 3 on TensorFlow (the course's stack) | 210.0 | 21.0× | 50.00 |" in text
-    assert "21.0× faster than the course's Keras/TensorFlow, cold: the ≥ 20× target is reached" in text
-    assert "ahead of Keras 3 on JAX and PyTorch, eager" in text and "behind" not in text
-    assert "needs 5.0 s; jexp takes 2.0× that cold, 1.6× warm" in text
-    _peers(tmp_path, {"jexp": 10.0, "jexp-warm": 8.0, "keras-tf": 190.0, "keras-jax": 9.0, "torch": 150.0})
-    text = report._bench_peers(tmp_path)
-    assert "the ≥ 20× target is not reached (warm: 23.8×)" in text
-    assert "**behind** Keras 3 on JAX" in text and "ahead of PyTorch, eager" in text
-
-
-def test_the_cnn_comparison_names_a_faster_peer(tmp_path):
-    def entry(rate):
-        return {"examples_per_second": [rate / 2, rate], "speed_vs_jexp": [1.0, rate / 100.0], "acc": 0.9}
-    b = {"work": "2 epochs", "machine": "2-core CPU (X)", "nets": {"MNIST_CNN": {
-        "dataset": "mnist", "batch": 128, "images": 59904,
-        "entries": {"jexp": entry(100.0), "keras-tf": entry(150.0), "torch": entry(50.0)}}}}
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "peers_cnn.json").write_text(json.dumps(b))
-    text = report._bench_peers_cnn(tmp_path)
-    assert "| `MNIST_CNN` | Keras 3 on TensorFlow (the course's stack) | 75 | 150 | 1.50× | 90.00 |" in text
-    assert "`MNIST_CNN`: jexp is **behind** Keras 3 on TensorFlow (the course's stack) in epoch 2." in text
-
-
-def _profile_grid(tmp_path, step_ms: float, compile_s: float, lone_us: float = 3.0) -> None:
-    rows = [{"xla_flags": "", "depth": d, "compile_s": compile_s, "step_ms": step_ms * d / 40, "flop": 1e6 * d,
-             "kernels": 10 * d + 22, "lone_dot_us": lone_us, "gflops": 1e6 * d / (step_ms * d / 40 * 1e-3) / 1e9,
-             "us_per_kernel": step_ms * d / 40 * 1e3 / (10 * d + 22)} for d in (5, 40)]
-    (tmp_path / "bench" / "profile_grid.json").write_text(json.dumps(
-        {"machine": "2-core CPU (X)", "cores": 2, "steps": 1000, "runs_per_program": 3, "width": 32, "batch_size": 32,
-         "grid_steps": 5625, "rows": rows}))
-
-
-def test_the_grid_profile_explains_the_gap_from_its_figures(tmp_path):
-    _peers(tmp_path, {"jexp": 10.0, "keras-tf": 200.0})  # 20× allows 10.0 s
-    _profile_grid(tmp_path, step_ms=1.4, compile_s=3.0)  # 5,625 steps × 1.4 ms = 7.9 s, + 3 s > 10 s
-    text = report._bench_profile(tmp_path)
-    assert "| 40 | 3.0 | 422 | 1.400 | 3.32 | 40.0 | 29 |" in text
-    assert "runs 422 kernels (matmuls, fused elementwise loops, copies) in 1.40 ms, 3.3 µs each" in text
-    assert "the step is made of launch-sized kernels" in text
-    assert "its 40.0 MFLOP run at 29 GFLOP/s, 32 % of the large-matmul rate" in text
-    assert "take 7.9 s after 3.0 s of compiling, against the 10.0 s" in text and "out of reach" in text
-    # depth 40 (1.4 ms) on one core, depth 5 (0.175 ms) on the other: the busiest carries 1.4 of 1.575 ms
-    assert "the busiest core carries 1.40 ms per step where an even split would be 0.79 ms (78 % more)" in text
-    _profile_grid(tmp_path, step_ms=0.8, compile_s=1.0, lone_us=0.5)  # 4.5 s + 1 s ≤ 10 s; kernels ≫ launches
-    text = report._bench_profile(tmp_path)
-    assert "within it" in text and "out of reach" not in text and "cost more than launch-sized ones" in text
-    (tmp_path / "bench" / "profile_grid.json").unlink()
-    assert report._bench_profile(tmp_path) == ""
-
-
-def test_the_cnn_profile_gives_each_kind_its_share_of_the_step(tmp_path):
-    (tmp_path / "bench").mkdir()
-    rows = [{"net": "MNIST_CNN", "batch": 128, "step_ms": 160.0, "examples_per_second": 800.0, "flop": 8e9,
-             "kind_ms": {"matmul": 100.0, "fused loop": 50.0, "concatenate": 30.0, "copy": 4.0}}]
-    (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
-                                                                     "rows": rows}))
-    text = report._bench_profile_cnn(tmp_path)
-    assert "| `MNIST_CNN` | 128 | 160 | 800 | 100 (54 %) | 30 (16 %) | 50 (27 %) | 4 (2 %) | 80 |" in text
-    assert "Matmuls take 54 % for `MNIST_CNN` of the kernel time" in text and "16 % for `MNIST_CNN`." in text
-
-
-def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
-    for name, timing in (("ex1b", {"seconds": 70.0, "machine": "X, 2 cores", "resumed": False,
-                                   "phases": [{"name": "ex1b: training", "seconds": 60.0, "steps": 9}]}),
-                         ("digits", {"seconds": 3600.0, "machine": "X, 2 cores", "resumed": True, "phases": [],
-                                     "compile_cache": {"requests": 5, "hits": 4}}),
-                         ("lrsweep", None)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "results.md").write_text("# x\n")
-        if timing:
-            (tmp_path / name / "timing.json").write_text(json.dumps(timing))
-    text = report._timings(tmp_path)
-    assert "| ex1b | 70 s | ex1b: training 60 s (9 ticks) | 10 s | X, 2 cores |  |" in text
-    assert ("| digits | 60.0 min | - | 60.0 min | X, 2 cores | resumed from checkpoints: earlier epochs not "
-            "included; 4 of 5 compilations from the cache |") in text
-    assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text
-    assert "Run by code from before runs recorded their time (no timing.json): lrsweep." in text
+def test_the_readmes_notebook_examples_run(fake_data_dir, tmp_path, monkeypatch, capsys):
+    """The README's Python blocks, as a notebook user would paste them (on synthetic MNIST, one epoch
+    instead of several, a drawn 7 for the photo): the names they import exist and work together."""
+    import cv2
+    import numpy as np
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text.split("## Code map")[0], re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    seven = np.full((300, 200), 255, np.uint8)
+    cv2.line(seven, (40, 50), (160, 50), 0, 18)
+    cv2.line(seven, (160, 50), (80, 260), 0, 18)
+    cv2.imwrite("photo_of_a_7.jpg", seven)
+    scope = {}
+    exec(re.sub(r"epochs=\d+", "epochs=1", blocks[0]), scope)
+    assert scope["history"]["test_acc"].shape == (8, 2)  # 8 seeds, epochs 0 and 1
+    exec(re.sub(r"epochs=\d+", "epochs=1", blocks[1]), scope)
+    assert scope["history"]["test_acc"].shape == (2,) and (tmp_path / "my_cnn.h5").exists()
+    assert capsys.readouterr().out.strip() in {f"[{d}]" for d in range(10)}  # the photo's digit, as an array

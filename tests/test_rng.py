@@ -1,8 +1,9 @@
+"""Every PRNG key derived once, by purpose (jexp.runtime.rng)."""
 import jax
 import numpy as np
 import pytest
 
-from jexp import rng
+from jexp.runtime import rng
 
 
 def _data(k):

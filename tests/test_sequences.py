@@ -1,12 +1,9 @@
-"""Human/machine sequences: loading, the duplicate-safe split, per-run dropout and L2."""
+"""Human/machine sequences: loading, the duplicate-safe split, the sequence statistics (jexp.data.sequences)."""
 import h5py
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
-from jexp import data, sequences
+from jexp.data import files, sequences
 
 
 def write_human_machine(root, n=60, seed=0):
@@ -27,7 +24,7 @@ def write_human_machine(root, n=60, seed=0):
 def hm_file(tmp_path, monkeypatch):
     path = write_human_machine(tmp_path)
     raw = path.read_bytes()
-    monkeypatch.setattr(sequences, "FILE", data.FileSpec(sequences.FILE.name, len(raw), data.sha256(raw)))
+    monkeypatch.setattr(sequences, "FILE", files.FileSpec(sequences.FILE.name, len(raw), files.sha256(raw)))
     return tmp_path
 
 
@@ -49,36 +46,13 @@ def test_grouped_split_never_shares_a_sequence(hm_file):
 
 
 def test_missing_or_corrupt_file_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout=3.0: "offline (test)")
-    with pytest.raises(data.DataError, match=f"missing data file {tmp_path}/human_machine/binary_random_20fa.hdf5"):
+    monkeypatch.setattr(files, "_reachable", lambda url, timeout=3.0: "offline (test)")
+    with pytest.raises(files.DataError, match=f"missing data file {tmp_path}/human_machine/binary_random_20fa.hdf5"):
         sequences.load(tmp_path)
     path = write_human_machine(tmp_path)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(data.DataError, match="corrupt data file"):
+    with pytest.raises(files.DataError, match="corrupt data file"):
         sequences.load(tmp_path)
-
-
-def test_dropout_rate_is_chosen_per_run_and_off_at_evaluation():
-    model = sequences.SeqMLP(20, (0.0, 0.5))
-    params = model.init(jax.random.key(0), jnp.zeros((1, 20)))["params"]
-    x = jnp.ones((64, 20))
-    plain = model.apply({"params": params}, x)
-    np.testing.assert_array_equal(model.apply({"params": params}, x, 0, jax.random.key(1)), plain)
-    assert not np.allclose(model.apply({"params": params}, x, 1, jax.random.key(1)), plain)
-
-
-def test_l2_is_a_per_run_hyper_parameter():
-    tx = sequences.optimizer("sgd", 0.1)
-    params = {"w": jnp.ones(3)}
-    state = tx.init(params)
-    zero = {"w": jnp.zeros(3)}
-    upd, _ = tx.update(zero, state, params)
-    np.testing.assert_array_equal(upd["w"], 0.0)
-    state = state._replace(hyperparams={**state.hyperparams, "l2": jnp.asarray(0.5)})
-    upd, _ = tx.update(zero, state, params)
-    np.testing.assert_allclose(upd["w"], -0.1 * 0.5)  # −lr · l2 · w
-    assert sequences.bce(jnp.array([0.0]), None, jnp.array([1])) == pytest.approx(np.log(2))
-    assert isinstance(tx, optax.GradientTransformation)
 
 
 def test_sequence_features_count_runs_alternations_and_windows_exactly():

@@ -4,8 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jexp import theory
-
+from jexp.nn import theory
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The hand-written backprop of jexp.toy against jax.grad of the same loss, in float64."""
+"""The hand-written backprop of jexp.nn.toy against jax.grad of the same loss, in float64."""
 import ast
 import inspect
 
@@ -7,8 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jexp import toy
-
+from jexp.nn import toy
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,5 @@
+"""The training core: one step, fit, per-run hyper-parameters, resume, sharding, fit_net's epoch
+selection and early stopping (jexp.nn.train)."""
 import os
 import subprocess
 import sys
@@ -7,21 +9,23 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_images
-from jexp import data, grid, models, train
+from jexp.data import datasets, mnist
+from jexp.nn import augment, grid, mlp, nets, train
+from jexp.nn.nets import Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
 
 @pytest.fixture(scope="module")
 def fake():
     x, y = synthetic_images(256, 0)
     xt, yt = synthetic_images(64, 1)
-    tr, te = (data.Split(data.to_float(a), b.astype(np.int32)) for a, b in ((x, y), (xt, yt)))
-    return train.make_data(tr, te, jax.random.key(0), probe_size=32)
+    tr, te = (datasets.Split(datasets.to_float(a), b.astype(np.int32)) for a, b in ((x, y), (xt, yt)))
+    return train.make_data(tr, te, jax.random.key(0), probe_size=32, split="test")
 
 
 def trainer_and_init(depth=2, activation=("tanh", "relu"), lr=0.05, **kw):
-    model = models.MLP(depth=depth, width=16, activation=activation)
+    model = mlp.MLP(depth=depth, width=16, activation=activation)
     tr = train.Trainer(model.apply, train.optimizer("sgd", learning_rate=lr), batch_size=16, **kw)
-    return tr, (lambda k: models.init_params(model, k, (28, 28, 1)))
+    return tr, (lambda k: mlp.init_params(model, k, (28, 28, 1)))
 
 
 def test_one_step_on_fake_data_lowers_the_loss(fake):
@@ -87,12 +91,13 @@ def test_resume_after_a_kill_is_bitwise_identical(fake, tmp_path, caplog):
 
 SHARDED = """
 import jax, numpy as np
-from jexp import data, grid, train
+from jexp.data import datasets, mnist
+from jexp.nn import grid, train
 from conftest import synthetic_images
 assert jax.device_count() == 4
 x, y = synthetic_images(128, 0); xt, yt = synthetic_images(32, 1)
-d = train.make_data(data.Split(data.to_float(x), y.astype(np.int32)), data.Split(data.to_float(xt), yt.astype(np.int32)),
-                    jax.random.key(0), 16)
+d = train.make_data(datasets.Split(datasets.to_float(x), y.astype(np.int32)), datasets.Split(datasets.to_float(xt), yt.astype(np.int32)),
+                    jax.random.key(0), 16, split="test")
 state, _ = train.shard_runs(jax.numpy.zeros((3, 2)), 3)
 assert state.shape == (4, 2) and len(state.sharding.device_set) == 4
 runs = grid.mlp_grid(d, depths=(2,), activations=("tanh", "relu", "sigmoid"), seeds=(0,), epochs=2, width=8, batch_size=16)
@@ -107,18 +112,18 @@ def test_runs_shard_over_several_devices(tmp_path, fake):
                    cwd=os.path.dirname(__file__))
     x, y = synthetic_images(128, 0)
     xt, yt = synthetic_images(32, 1)
-    d = train.make_data(data.Split(data.to_float(x), y.astype(np.int32)),
-                        data.Split(data.to_float(xt), yt.astype(np.int32)), jax.random.key(0), 16)
+    d = train.make_data(datasets.Split(datasets.to_float(x), y.astype(np.int32)),
+                        datasets.Split(datasets.to_float(xt), yt.astype(np.int32)), jax.random.key(0), 16, split="test")
     runs = grid.mlp_grid(d, depths=(2,), activations=("tanh", "relu", "sigmoid"), seeds=(0,), epochs=2,
                          width=8, batch_size=16)
     np.testing.assert_allclose(np.load(out), np.array([r.history["test_loss"] for r in runs]), rtol=1e-4)
 
 
 def test_fit_net_keep_best_returns_the_best_scoring_epoch(fake_data_dir):
-    from jexp import nets
-    from jexp.nets import Dense, Flatten
-    ds = data.load("mnist")
-    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    from jexp.nn import nets
+    from jexp.nn.nets import Dense, Flatten
+    ds = mnist.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0), split="test")
     net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
     seen = []
 
@@ -139,10 +144,10 @@ def test_fit_net_keep_best_returns_the_best_scoring_epoch(fake_data_dir):
 def test_fit_net_keep_best_survives_an_interruption(fake_data_dir, tmp_path):
     """Killed after epoch 2 (its score is the best), resumed: the best epoch is still returned,
     bitwise the weights an uninterrupted fit returns, and every score is kept."""
-    from jexp import nets
-    from jexp.nets import Dense, Flatten
-    ds = data.load("mnist")
-    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    from jexp.nn import nets
+    from jexp.nn.nets import Dense, Flatten
+    ds = mnist.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0), split="test")
     net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
     by_epoch = [0.1, 0.9, 0.5]
 
@@ -173,10 +178,10 @@ def test_fit_net_stops_after_patience_epochs_without_a_better_score(fake_data_di
     """Scores 0.1, 0.9, 0.5, 0.6, … with patience 2: epochs 3 and 4 bring nothing better, so training
     stops after epoch 4 (not 6) and returns epoch 2's weights; resumed from epoch 4's checkpoint,
     it trains nothing more."""
-    from jexp import nets
-    from jexp.nets import Dense, Flatten
-    ds = data.load("mnist")
-    d = train.make_data(ds.train, ds.test, jax.random.key(0))
+    from jexp.nn import nets
+    from jexp.nn.nets import Dense, Flatten
+    ds = mnist.load("mnist")
+    d = train.make_data(ds.train, ds.test, jax.random.key(0), split="test")
     net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
     by_epoch = [0.1, 0.9, 0.5, 0.6, 0.95, 0.99]
     seen = []
@@ -197,11 +202,50 @@ def test_fit_net_stops_after_patience_epochs_without_a_better_score(fake_data_di
     assert len(full["test_acc"]) == 4  # every epoch ties the best (the later wins): no stop
 
 
-def test_per_class_precision_recall_f1_from_confusion_counts():
-    from jexp import evaluate
-    counts = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])  # class 2 neither present nor decided
-    s = evaluate.per_class(counts)
-    np.testing.assert_allclose(s["precision"], [8 / 9, 3 / 5, 0])
-    np.testing.assert_allclose(s["recall"], [8 / 10, 3 / 4, 0])
-    np.testing.assert_allclose(s["f1"], [2 * (8 / 9) * 0.8 / (8 / 9 + 0.8), 2 * 0.6 * 0.75 / 1.35, 0])
-    np.testing.assert_array_equal(s["support"], [10, 4, 0])
+def test_fit_net_learns_a_tiny_cnn_with_augmentation_bitwise_reproducibly(fake_data_dir, tmp_path):
+    from jexp.data import mnist
+    ds = mnist.load("mnist", fake_data_dir)
+    d = train.make_data(ds.train, ds.test, jax.random.key(0), 16, split="test")
+    net = nets.Sequential((28, 28, 1), (Conv2D(4, 3, strides=2), BatchNorm(), Activation("relu"), MaxPool2D(),
+                                        Flatten(), Dropout(0.1), Dense(10)))
+    aug = augment.Augment(rotate_deg=5, lowres_sizes=(14,), elastic_prob=0.0)
+    go = lambda ckpt=None, progress=None: train.fit_net(net, d, 3, batch_size=32, lr=1e-2, augment=aug,
+                                                        ckpt_dir=ckpt, progress=progress)
+    params, state, hist = go()
+    assert hist["test_acc"][-1] > 0.5 and hist["test_acc"][-1] > hist["test_acc"][0]
+    assert state["batch_stats"]["batch_normalization"]["var"].shape == (4,)
+
+    class StopAfter2:  # interrupts the run after the epoch-2 checkpoint
+        n = 0
+
+        def update(self, k=1):
+            self.n += k
+            if self.n == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        go(str(tmp_path / "ck"), StopAfter2())
+    params3, state3, hist3 = go(str(tmp_path / "ck"))  # resumed from epoch 2: the same bits
+    for a, b in zip(jax.tree.leaves((params, state)), jax.tree.leaves((params3, state3))):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(hist["test_acc"], hist3["test_acc"])
+
+
+def test_an_epoch_is_never_chosen_on_a_test_split_by_name(fake_data_dir):
+    """The evaluated split names the epoch metrics; choosing the epoch by a metric of a test split
+    is refused, by a validation split's it is what early stopping does."""
+    from jexp.nn import nets
+    from jexp.nn.nets import Dense, Flatten
+    ds = mnist.load("mnist")
+    net = nets.Sequential((28, 28, 1), (Flatten(), Dense(10)))
+    on_test = train.make_data(ds.train, ds.test, jax.random.key(0), split="test")
+    for metric in ("test_loss", "test_acc"):
+        with pytest.raises(ValueError, match="test split"):
+            train.fit_net(net, on_test, 1, batch_size=32, keep_best=metric)
+    tr, val = datasets.split(jax.random.key(1), ds.train, 64)
+    on_val = train.make_data(tr, val, jax.random.key(0), split="val")
+    with pytest.raises(ValueError, match="not a metric of the evaluated split"):
+        train.fit_net(net, on_val, 1, batch_size=32, keep_best="test_loss")
+    _, _, hist = train.fit_net(net, on_val, 2, batch_size=32, keep_best="val_loss")
+    assert "val_acc" in hist and "test_acc" not in hist
+    assert int(hist["selected_epoch"]) == 1 + int(np.argmin(hist["val_loss"][1:]))

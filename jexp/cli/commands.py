@@ -1,0 +1,258 @@
+"""The ``jexp`` command (also ``python -m jexp``), parsed with ``argparse`` sub-commands.
+
+  jexp list                                   every experiment, one line each
+  jexp run NAME|all [--quick] [--data-dir DIR] [--out DIR] [--fresh] [--no-progress] [--KEY=VALUE …]
+  jexp run NAME --help                        NAME's config keys: types, defaults, what they mean
+  jexp report                                 regenerate the README results from artifacts/
+  jexp predict-digit IMAGE… [--model PATH] [--ink auto|high|low]
+  jexp eval-digits --npz FILE [--model PATH] [--out DIR]
+  jexp camera [--source 0|VIDEO|URL] [--model PATH] [--show] [--record OUT.mp4] [--max-frames N]
+
+Exit codes: 0 done, 1 bad or missing data or files (or, for ``run all``, any experiment failed),
+2 bad command-line input; every error is one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+from jexp.cli import configs
+from jexp.experiments import registry
+from jexp.experiments.base import UsageError
+
+EXPERIMENT_HELP = "config overrides: --KEY=VALUE (tuples comma-separated); see `jexp run NAME --help`"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line ``UsageError``s (exit 2), not usage dumps."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _unknown(extras: list[str], prog: str) -> None:
+    if extras:
+        a = extras[0]
+        raise UsageError(f"unknown {'flag' if a.startswith('-') else 'argument'} {a} (see `{prog} --help`)")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="a tiny smoke run (the experiment's QUICK config), "
+                   "written to artifacts/NAME/quick/")
+    p.add_argument("--data-dir", metavar="DIR", help="where the data sets are (default: $JEXP_DATA_DIR, else ./data)")
+    p.add_argument("--out", metavar="DIR", default="artifacts", help="artifacts root (default: artifacts)")
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints; train from scratch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parser() -> Parser:
+    top = Parser(prog="jexp", description="jexp: JAX functional experiments (figures, tables, models).",
+                 epilog=__doc__.split("\n", 2)[2])
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.add_parser("list", help="every experiment, one line each", description="Every experiment, one line each.")
+    run = sub.add_parser("run", help="run an experiment, or all of them", add_help=False,
+                         description="Run experiment NAME (or all of them): figures, tables and models go to "
+                                     "OUT/NAME/. Re-running resumes from the last checkpoint.",
+                         epilog=f"{EXPERIMENT_HELP}\nexperiments: {', '.join(registry.names())}, all")
+    run.add_argument("-h", "--help", action="store_true", help="this help; with NAME: NAME's config keys")
+    run.add_argument("name", metavar="NAME", nargs="?", help="an experiment (`jexp list`) or 'all'")
+    _run_flags(run)
+    top.run_parser = run
+    sub.add_parser("report", help="regenerate the README results from artifacts/",
+                   description="Regenerate the README's results section from artifacts/.")
+    pred = sub.add_parser("predict-digit", help="the digit in each picture, with its confidence",
+                          description="The digit in each picture (any size, colour, polarity), with its confidence.")
+    pred.add_argument("images", metavar="IMAGE", nargs="+", help="picture files (PNG, JPG, BMP, TIFF…)")
+    pred.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
+    pred.add_argument("--ink", choices=("auto", "high", "low"), default="auto",
+                      help="ink brighter (high) or darker (low) than the paper; auto: decide per picture")
+    ev = sub.add_parser("eval-digits", help="accuracy and confusion matrix on a labelled set",
+                        description="Accuracy and confusion matrix of a digit model on a labelled .npz set "
+                                    "(images (N, H, W) uint8 with ink = high values, labels (N,)). A picture "
+                                    "that cannot be preprocessed counts as an error and is listed.")
+    ev.add_argument("--npz", metavar="FILE", required=True, help="the labelled set")
+    ev.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
+    ev.add_argument("--out", metavar="DIR", default="artifacts", help="results go to DIR/eval_digits/")
+    cam = sub.add_parser("camera", help="the emotion of every face in a camera or video, in real time",
+                         description="Find the faces in every frame of a camera, video file or stream (OpenCV's "
+                                     "Haar cascade), classify each one's emotion and print it with the frame rate. "
+                                     "Ctrl-C (or q / Esc in the --show window) stops with a summary.")
+    cam.add_argument("--source", default="0", help="camera index, video file or stream URL (default: 0)")
+    cam.add_argument("--model", metavar="PATH", default="artifacts/emotion/emotion.h5",
+                     help="a Keras .h5 with 48×48×1 inputs (default: artifacts/emotion/emotion.h5)")
+    cam.add_argument("--show", action="store_true", help="draw boxes and labels in a window")
+    cam.add_argument("--record", metavar="OUT.mp4", help="write the annotated video")
+    cam.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0: never)")
+    cam.add_argument("--smooth", type=float, default=0.6, metavar="W",
+                     help="weight of the past in each face's running average of probabilities (0: none)")
+    cam.add_argument("--max-faces", type=int, default=4, metavar="K", help="faces classified per frame, largest first")
+    cam.add_argument("--detect-scale", type=float, default=0.7, metavar="S",
+                     help="find faces on the frame scaled by S (faster; 1: full size; default: 0.7)")
+    return top
+
+
+def experiment_parser(name: str, module) -> Parser:
+    """``jexp run NAME``: the common flags and one option per field of NAME's Config."""
+    p = Parser(prog=f"jexp run {name}", description=(module.__doc__ or "").strip(),
+               epilog="Values are parsed to the field's type; tuples are comma-separated (--depths=1,2,4).")
+    p.add_argument("name", metavar="NAME", help=argparse.SUPPRESS)
+    _run_flags(p)
+    fields = configs.config_fields(module.Config)
+    owner = configs.introduced_by(module.Config)
+    for cls in module.Config.__mro__:  # the experiment's own settings first, then the shared bases'
+        own = [f for f in fields if owner[f[0]] is cls]
+        if not own:
+            continue
+        about = re.split(r"[,(;]", (cls.__doc__ or cls.__name__).strip())[0].strip().rstrip(".")
+        group = p.add_argument_group(f"config ({name}.Config; --KEY=VALUE)" if cls is module.Config
+                                     else f"config, shared: {about} ({cls.__name__})")
+        for field, typ, default, comment in own:
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            group.add_argument(f"--{field}", dest=f"cfg.{field}", metavar=typ.upper(), default=argparse.SUPPRESS,
+                               help=f"{comment + ' ' if comment else ''}(default: {shown!s})".replace("%", "%%"))
+    return p
+
+
+def _error(msg: str, code: int) -> int:
+    print(f"jexp: error: {msg}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from jexp.data import digit_pictures, files
+    from jexp.io import keras_h5
+    from jexp.runtime import compile_cache
+    try:
+        top = parser()
+        if not argv:
+            top.print_help(sys.stderr)
+            return 2
+        args, extras = top.parse_known_args(argv)
+        if args.command is None:
+            raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits, "
+                             "camera")
+        if args.command in ("run", "camera", "predict-digit", "eval-digits"):
+            compile_cache.enable()  # a second run loads its compiled programs (see jexp.runtime.compile_cache)
+        if args.command == "run":
+            return _run(argv[1:], args, extras, top)
+        _unknown(extras, f"jexp {args.command}")
+        if args.command == "list":
+            width = max(map(len, registry.names()))
+            for name in registry.names():
+                print(f"{name:{width}s}  {registry.describe(registry.load(name))}")
+            return 0
+        if args.command == "report":
+            from jexp.cli import report
+            print(f"updated {report.update_readme()}")
+            return 0
+        if args.command == "camera":
+            return _camera(args)
+        from jexp.cli import digit_commands
+        if args.command == "predict-digit":
+            return digit_commands.predict_digit(args.images, args.model, args.ink)
+        return digit_commands.eval_digits(args.npz, args.model, args.out)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except UsageError as e:
+        return _error(str(e), 2)
+    except (files.DataError, digit_pictures.DigitError, keras_h5.KerasFileError) as e:
+        return _error(str(e), 1)
+    except KeyboardInterrupt:
+        return _error("interrupted; run the same command again to resume from the last epoch", 130)
+
+
+def _camera(args) -> int:
+    from jexp.camera import realtime
+    if args.max_frames < 0 or args.max_faces < 1 or not 0 <= args.smooth < 1 or not 0 < args.detect_scale <= 1:
+        raise UsageError("--max-frames must be ≥ 0, --max-faces ≥ 1, --smooth in [0, 1) and --detect-scale in (0, 1]")
+    try:
+        s = realtime.run(args.source, args.model, show=args.show, record=args.record, max_frames=args.max_frames,
+                         smooth=args.smooth, max_faces=args.max_faces, detect_scale=args.detect_scale)
+    except realtime.CameraError as e:
+        return _error(str(e), 1)
+    print(f"summary: {s.line()}")
+    return 1 if s.source_lost else 0
+
+
+def _run(rest: list[str], args, extras: list[str], top) -> int:
+    from jexp.cli import runner
+    run_parser = top.run_parser
+    if args.name is None:
+        if args.help:
+            run_parser.print_help()
+            return 0
+        raise UsageError("run takes one experiment name (or 'all'); see `jexp list`")
+    if args.name == "all":
+        if args.help:
+            run_parser.print_help()
+            return 0
+        if extras:
+            raise UsageError(f"config overrides need one experiment, not 'all' (got {extras[0]})")
+        return run_all(args)
+    module = registry.load(args.name)
+    p = experiment_parser(args.name, module)
+    ns, extras = p.parse_known_args(rest)
+    if extras and extras[0].startswith("--") and "=" in extras[0]:
+        fields = [f[0] for f in configs.config_fields(module.Config)]
+        raise UsageError(f"unknown config key {extras[0].split('=', 1)[0]}; valid keys: {', '.join(fields)} "
+                         f"(see `jexp run {args.name} --help`)")
+    _unknown(extras, f"jexp run {args.name}")
+    overrides = {k[4:]: v for k, v in vars(ns).items() if k.startswith("cfg.")}
+    t0 = time.perf_counter()
+    out = runner.run(args.name, overrides, quick=ns.quick, data_dir=ns.data_dir, out_root=ns.out,
+                     resume=not ns.fresh, show_progress=not ns.no_progress)
+    print(f"{args.name}: done in {time.perf_counter() - t0:.1f}s -> {out}/")
+    return 0
+
+
+def run_all(args) -> int:
+    """Every experiment in turn; one that fails is reported and the others still run. A summary
+    table at the end; exit 1 if any failed."""
+    from jexp.cli import report, runner
+    from jexp.data import files
+    rows = []
+    for name in registry.names():
+        t0 = time.perf_counter()
+        try:
+            out = runner.run(name, {}, quick=args.quick, data_dir=args.data_dir, out_root=args.out,
+                             resume=not args.fresh, show_progress=not args.no_progress)
+            status, where = "ok", f"{out}/"
+        except KeyboardInterrupt:
+            raise
+        except files.MissingData as e:
+            optional = getattr(registry.load(name), "SKIP_WITHOUT_DATA", False)
+            status, where = (f"skipped: {e}" if optional else f"failed: {e}"), "-"
+        except (files.DataError, UsageError) as e:
+            status, where = f"failed: {e}", "-"
+        except Exception as e:  # a bug in one experiment must not stop the others
+            status, where = f"failed: {type(e).__name__}: {e}".splitlines()[0], "-"
+        seconds = time.perf_counter() - t0
+        if status.startswith("failed"):
+            print(f"jexp: error: {name}: {status[len('failed: '):]}", file=sys.stderr)
+        elif status.startswith("skipped"):
+            print(f"jexp: note: {name} skipped for missing data: {status[len('skipped: '):]}", file=sys.stderr)
+        print(f"{name}: {status.split(':')[0]} in {seconds:.1f}s", flush=True)
+        rows.append((name, status, seconds, where))
+    failed = [r for r in rows if r[1].startswith("failed")]
+    skipped = [r[0] for r in rows if r[1].startswith("skipped")]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'experiment':{width}s}  {'time':>8s}  {'results':30s}  status")
+    for name, status, seconds, where in rows:
+        print(f"{name:{width}s}  {seconds:7.1f}s  {where:30s}  {status[:100]}")
+    print(f"{len(rows) - len(failed) - len(skipped)} of {len(rows)} experiments done"
+          + (f"; skipped for missing data: {', '.join(skipped)}" if skipped else "")
+          + (f"; failed: {', '.join(r[0] for r in failed)}" if failed else ""))
+    if not args.quick and args.out == "artifacts":
+        print(f"updated {report.update_readme()}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Running one experiment: its config from the command line, the context the script gets, the
+staged artifacts folder swapped in when the run succeeds, checkpoints keyed on config and code,
+and the run's timing.json.
+
+Outputs go to ``artifacts/<name>/`` (``--quick``: ``artifacts/<name>/quick/``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+
+from jexp.cli import configs
+from jexp.data import files
+from jexp.experiments import registry
+from jexp.io import artifacts
+from jexp.runtime import compile_cache, progress, timing
+
+
+@dataclass
+class Context:
+    """What a run needs besides its config (see ``jexp.experiments.base``)."""
+    name: str
+    out: artifacts.Artifacts
+    data_dir: Path
+    ckpt_dir: Path | None
+    quick: bool = False
+    show_progress: bool = True
+    out_root: Path = Path("artifacts")
+    bars: list = dataclasses.field(default_factory=list)  # every progress bar of the run, for timing.json
+
+    def earlier(self, name: str) -> Path | None:
+        """The folder of experiment ``name``'s run beside this one (same output root, quick or not)
+        when it exists and a run of ``name`` now would reproduce it: the same code
+        (``registry.code_version``), jax and backend; the caller compares the config. None with
+        ``--fresh``."""
+        folder = self.out_root / name / ("quick" if self.quick else "")
+        try:
+            saved = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        same = (saved.get("experiment") == name and saved.get("quick") == self.quick
+                and saved.get("code") == registry.code_version(name) and saved.get("jax") == jax.__version__
+                and saved.get("backend") == jax.default_backend() and (folder / "metrics.json").exists())
+        return folder if same and self.ckpt_dir is not None else None
+
+    def progress(self, total: int, desc: str = "") -> progress.Progress:
+        bar = progress.Progress(total, desc or self.name, enabled=self.show_progress)
+        self.bars.append(bar)
+        return bar
+
+    def checkpoints(self, sub: str) -> str | None:
+        return None if self.ckpt_dir is None else str(self.ckpt_dir / sub)
+
+
+def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = False, data_dir=None,
+        out_root="artifacts", resume: bool = True, show_progress: bool = True) -> Path:
+    """Run experiment ``name``; returns its artifacts folder."""
+    t0 = time.perf_counter()
+    module = registry.load(name)
+    cfg = configs.with_overrides(module.Config, overrides or {}, module.QUICK if quick else None)
+    out_dir = Path(out_root) / name / ("quick" if quick else "")
+    code = registry.code_version(name)
+    ckpt = out_dir / "checkpoints" / f"{configs.config_hash(cfg)}-{code}" if resume else None
+    resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
+    events = compile_cache.events()
+    cache_before = dict(events)
+    out = artifacts.Artifacts(out_dir)
+    try:
+        ctx = Context(name, out, files.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
+        out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code,
+                                 "jax": jax.__version__, "backend": jax.default_backend()})
+        module.run(cfg, ctx)
+        cache = {k: events[k] - cache_before.get(k, 0) for k in events}
+        out.json("timing.json", timing.timing(time.perf_counter() - t0, ctx.bars, resumed, cache))
+        out.commit()
+    finally:
+        out.discard()
+    return out_dir

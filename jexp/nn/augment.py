@@ -1,0 +1,174 @@
+"""On-device augmentation of digit images, aimed at other writers, pens, scanners and resolutions.
+
+``Augment()(key, x)`` transforms a batch ``x`` of shape (B, H, W, 1) with values in [0, 1] (ink
+high), each image with its own random draw, inside ``jit``. In order:
+
+1. random affine (rotation, scale, aspect, shear, translation) plus an elastic distortion (a
+   coarse random displacement field, smoothly interpolated), sampled with bilinear interpolation;
+2. stroke thickness: blend towards a 3×3 dilation (thicker pen) or erosion (thinner pen);
+3. low resolution: down to one of ``lowres_sizes`` pixels and back up (blurry, blocky scans);
+4. Gaussian blur;
+5. contrast: a gamma curve, renormalised so the darkest ink is 1 (as ``digit_pictures.preprocess`` does),
+   and additive noise.
+
+Each stage except the affine one is applied to a random fraction of the batch (its ``*_prob``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.ndimage import map_coordinates
+
+
+@dataclass(frozen=True)
+class Augment:
+    rotate_deg: float = 15.0
+    scale: tuple = (0.85, 1.15)
+    aspect: float = 0.15        # |log(width/height stretch)| at most
+    shear: float = 0.25
+    translate: float = 2.5      # pixels
+    elastic_prob: float = 0.5
+    elastic_px: float = 1.5     # displacement amplitude
+    thickness_prob: float = 0.5
+    lowres_prob: float = 0.25
+    lowres_sizes: tuple = (9, 11, 14, 18)
+    blur_prob: float = 0.25
+    blur_sigma: tuple = (0.4, 1.2)
+    gamma: tuple = (0.6, 1.6)
+    noise_prob: float = 0.25
+    noise_std: float = 0.08
+
+    def __call__(self, key, x):
+        ks = jax.random.split(key, 6)
+        x = self.geometry(ks[0], x)
+        x = self.thickness(ks[1], x)
+        x = self.lowres(ks[2], x)
+        x = self.blur(ks[3], x)
+        return self.contrast(ks[4], x)
+
+    def geometry(self, key, x):
+        b, h, w, _ = x.shape
+        k = jax.random.split(key, 8)
+        u = lambda i, lo, hi: jax.random.uniform(k[i], (b,), minval=lo, maxval=hi)
+        theta = jnp.deg2rad(u(0, -self.rotate_deg, self.rotate_deg))
+        s, a = u(1, *self.scale), jnp.exp(u(2, -self.aspect, self.aspect))
+        sh = u(3, -self.shear, self.shear)
+        cos, sin = jnp.cos(theta), jnp.sin(theta)
+        # forward map (output = M @ input): rotation · shear · scale; we sample with its inverse
+        m = jnp.stack([jnp.stack([cos, -sin], -1), jnp.stack([sin, cos], -1)], -2)
+        m = m @ jnp.stack([jnp.stack([jnp.ones(b), sh], -1), jnp.stack([jnp.zeros(b), jnp.ones(b)], -1)], -2)
+        m = m * jnp.stack([s * a, s / a], -1)[:, None, :]
+        inv = jnp.linalg.inv(m)
+        t = jax.random.uniform(k[4], (b, 2), minval=-self.translate, maxval=self.translate)
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+        grid = jnp.stack(jnp.meshgrid(jnp.arange(h) - cy, jnp.arange(w) - cx, indexing="ij"), -1)  # (h, w, 2)
+        src = jnp.einsum("bij,bhwj->bhwi", inv, grid[None] - t[:, None, None, :]) + jnp.array([cy, cx])
+        field = jax.random.uniform(k[5], (b, 4, 4, 2), minval=-1.0, maxval=1.0)
+        field = jax.image.resize(field, (b, h, w, 2), "cubic") * self.elastic_px
+        src = src + field * (jax.random.uniform(k[6], (b, 1, 1, 1)) < self.elastic_prob)
+        sample = lambda img, c: map_coordinates(img, [c[..., 0], c[..., 1]], order=1, mode="constant", cval=0.0)
+        return jax.vmap(sample)(x[..., 0], src)[..., None]
+
+    def thickness(self, key, x):
+        k1, k2 = jax.random.split(key)
+        b = x.shape[0]
+        t = jax.random.uniform(k1, (b, 1, 1, 1), minval=-0.7, maxval=1.0)
+        t = t * (jax.random.uniform(k2, (b, 1, 1, 1)) < self.thickness_prob)
+        window = lambda op, init: jax.lax.reduce_window(x, init, op, (1, 3, 3, 1), (1, 1, 1, 1), "SAME")
+        dilated, eroded = window(jax.lax.max, -jnp.inf), window(jax.lax.min, jnp.inf)
+        return x + jax.nn.relu(t) * (dilated - x) + jax.nn.relu(-t) * (eroded - x)
+
+    def lowres(self, key, x):
+        b, h, w, c = x.shape
+        k1, k2 = jax.random.split(key)
+        out = x
+        which = jax.random.randint(k1, (b, 1, 1, 1), 0, len(self.lowres_sizes))
+        use = jax.random.uniform(k2, (b, 1, 1, 1)) < self.lowres_prob
+        for i, r in enumerate(self.lowres_sizes):
+            small = jax.image.resize(x, (b, r, r, c), "linear", antialias=True)
+            out = jnp.where(use & (which == i), jax.image.resize(small, (b, h, w, c), "linear"), out)
+        return out
+
+    def blur(self, key, x):
+        k1, k2 = jax.random.split(key)
+        b = x.shape[0]
+        sigma = jax.random.uniform(k1, (b, 1, 1, 1), minval=self.blur_sigma[0], maxval=self.blur_sigma[1])
+        taps = jnp.arange(-2, 3, dtype=x.dtype)
+        wts = jnp.exp(-taps[None, :] ** 2 / (2 * sigma.reshape(b, 1) ** 2))
+        wts = wts / wts.sum(-1, keepdims=True)                                         # (b, 5)
+        y = x
+        for axis in (1, 2):  # separable 5-tap Gaussian, zero padded
+            pad = [(0, 0)] * 4
+            pad[axis] = (2, 2)
+            yp, n = jnp.pad(y, pad), y.shape[axis]
+            y = sum(wts[:, i, None, None, None] * jax.lax.slice_in_dim(yp, i, i + n, axis=axis) for i in range(5))
+        return jnp.where(jax.random.uniform(k2, (b, 1, 1, 1)) < self.blur_prob, y, x)
+
+    def contrast(self, key, x):
+        k1, k2, k3 = jax.random.split(key, 3)
+        b = x.shape[0]
+        g = jnp.exp(jax.random.uniform(k1, (b, 1, 1, 1), minval=jnp.log(self.gamma[0]), maxval=jnp.log(self.gamma[1])))
+        x = jnp.clip(x, 0.0, None)
+        x = x / jnp.maximum(x.max(axis=(1, 2, 3), keepdims=True), 1e-6)
+        x = x ** g
+        noise = jax.random.normal(k2, x.shape) * self.noise_std * (jax.random.uniform(k3, (b, 1, 1, 1)) < self.noise_prob)
+        return jnp.clip(x + noise, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class CropFlip:
+    """The standard augmentation of natural images (CIFAR-10): a random ``size``×``size`` crop of
+    the image zero-padded by ``pad`` pixels, and a horizontal flip with probability 1/2, each
+    image with its own draw. ``CropFlip()(key, x)`` keeps x's shape (B, H, W, C)."""
+    pad: int = 4
+
+    def __call__(self, key, x):
+        b, h, w, _ = x.shape
+        k1, k2, k3 = jax.random.split(key, 3)
+        xp = jnp.pad(x, ((0, 0), (self.pad, self.pad), (self.pad, self.pad), (0, 0)))
+        dy = jax.random.randint(k1, (b,), 0, 2 * self.pad + 1)
+        dx = jax.random.randint(k2, (b,), 0, 2 * self.pad + 1)
+        crop = jax.vmap(lambda im, i, j: jax.lax.dynamic_slice(im, (i, j, 0), (h, w, im.shape[-1])))(xp, dy, dx)
+        flip = jax.random.uniform(k3, (b, 1, 1, 1)) < 0.5
+        return jnp.where(flip, crop[:, :, ::-1], crop)
+
+
+@dataclass(frozen=True)
+class FaceAugment:
+    """Augmentation of grey faces (FER2013, 48×48): one random affine map per image (rotation,
+    zoom, shift, horizontal flip) sampled bilinearly with the edge pixels repeated, cropped to
+    ``size``×``size`` around the shifted centre, then brightness (added) and contrast (scaled about
+    the image's mean). ``FaceAugment()(key, x)`` maps (B, H, W, 1) in [0, 1] to (B, size, size, 1);
+    ``size`` = 0 keeps H×W. Training on crops smaller than the image and classifying the whole
+    image works for networks that end in global average pooling (the face keeps its scale)."""
+    size: int = 40
+    rotate_deg: float = 10.0
+    zoom: tuple = (0.9, 1.1)
+    shift: float = 4.0          # pixels, each axis
+    flip: bool = True
+    brightness: float = 0.15    # added, uniform in ±
+    contrast: tuple = (0.7, 1.3)
+
+    def __call__(self, key, x):
+        b, h, w, _ = x.shape
+        size = self.size or h
+        k = jax.random.split(key, 7)
+        theta = jnp.deg2rad(jax.random.uniform(k[0], (b,), minval=-self.rotate_deg, maxval=self.rotate_deg))
+        zoom = jax.random.uniform(k[1], (b,), minval=self.zoom[0], maxval=self.zoom[1])
+        shift = jax.random.uniform(k[2], (b, 2), minval=-self.shift, maxval=self.shift)
+        mirror = jnp.where(self.flip & (jax.random.uniform(k[3], (b,)) < 0.5), -1.0, 1.0)
+        cos, sin = jnp.cos(theta) / zoom, jnp.sin(theta) / zoom
+        # output pixel offset (u, v) from the crop's centre -> source offset: inverse rotation and zoom,
+        # the column mirrored first for a flip
+        inv = jnp.stack([jnp.stack([cos, sin * mirror], -1), jnp.stack([-sin, cos * mirror], -1)], -2)
+        off = jnp.arange(size) - (size - 1) / 2
+        grid = jnp.stack(jnp.meshgrid(off, off, indexing="ij"), -1)                  # (size, size, 2)
+        src = jnp.einsum("bij,hwj->bhwi", inv, grid) + shift[:, None, None, :] + jnp.array([(h - 1) / 2, (w - 1) / 2])
+        sample = lambda img, c: map_coordinates(img, [c[..., 0], c[..., 1]], order=1, mode="nearest")
+        y = jax.vmap(sample)(x[..., 0], src)[..., None]
+        mean = y.mean(axis=(1, 2, 3), keepdims=True)
+        c = jax.random.uniform(k[4], (b, 1, 1, 1), minval=self.contrast[0], maxval=self.contrast[1])
+        d = jax.random.uniform(k[5], (b, 1, 1, 1), minval=-self.brightness, maxval=self.brightness)
+        return jnp.clip((y - mean) * c + mean + d, 0.0, 1.0)

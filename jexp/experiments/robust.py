@@ -12,8 +12,11 @@ Setting:  architectures.MNIST_STRIDED (Wong et al.'s MNIST network at twice the 
           other model, PGD accuracy against ε; then the generator attack (as `adversarial`) on 5 digits.
 Result:   artifacts/robust/: robust.h5, accuracy_vs_eps.png, grid_{standard,robust}.png,
           perturbations_{standard,robust}.png, learning_curves.png, metrics.json, results.md. The
-          committed run was made at commit 7ac0ea8 on a 2-core AMD EPYC (its time is in timing.json),
-          against the standard CNN trained at bc9497d.
+          committed run was made after the package layout of commit 7926855 (code that differed from
+          it only in comments, help text and where imports stand) on a 2-core Intel Xeon (its time is
+          in timing.json), against the standard CNN trained at bc9497d. Its model, every evaluation
+          figure and results.md are bitwise those of the run before it (commit 7ac0ea8, a 2-core AMD
+          EPYC); only the last bits of the generators' distances on the standard CNN differ.
 Measured: (the committed run, seed 0; every figure here is in its results.md, a test checks)
           the PGD-10 check on 512 training digits climbs to 91 % once the warm-up ends (epoch 4)
           and 95-97 % after; the last epoch is kept. Clean accuracy 99.6 % (standard CNN) → 99.1 %;

@@ -65,6 +65,8 @@ def test_the_docstring_check_catches_a_figure_the_run_does_not_show():
     assert measured_figures(doc) == ["88.45", "12"]
     text = (ROOT / "artifacts" / "fashion_confusion" / "results.md").read_text()
     assert re.search(r"(?<![\d.])88\.45(?![\d])", text) and not re.search(r"(?<![\d.])88\.46(?![\d])", text)
+    assert stated_seconds("X.\n\nCommand:  jexp run x   (about 2.5 min on a 2-core CPU)\nSetting:  ~9 s") == 150
+    assert stated_seconds("X.\n\nCommand:  jexp run x   (hours on a 2-core CPU)\nSetting:  about 9 s") is None
 
 
 def test_the_readmes_notebook_examples_run(fake_data_dir, tmp_path, monkeypatch, capsys):
@@ -86,3 +88,26 @@ def test_the_readmes_notebook_examples_run(fake_data_dir, tmp_path, monkeypatch,
     exec(re.sub(r"epochs=\d+", "epochs=1", blocks[1]), scope)
     assert scope["history"]["test_acc"].shape == (2,) and (tmp_path / "my_cnn.h5").exists()
     assert capsys.readouterr().out.strip() in {f"[{d}]" for d in range(10)}  # the photo's digit, as an array
+
+
+SPREAD = 2.5  # machines of one kind here differ up to 2.5× in absolute time
+
+
+def stated_seconds(doc: str) -> float | None:
+    """The duration a docstring's "Command:" paragraph states ("about 2 min"), in seconds."""
+    command = re.split(r"\n[A-Z][a-z]+:", doc.split("Command:", 1)[1])[0]
+    m = re.search(r"(?:about|~)\s*(\d+(?:\.\d+)?)\s*(s|min)\b", command)
+    return None if m is None else float(m.group(1)) * (60 if m.group(2) == "min" else 1)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_the_time_a_docstring_states_is_that_of_the_committed_run(name):
+    """A run time in an experiment's docstring is its committed run's timing.json within the spread
+    between machines; an experiment whose run recorded no time states none."""
+    stated = stated_seconds(registry.load(name).__doc__)
+    timing = ROOT / "artifacts" / name / "timing.json"
+    if not timing.exists():
+        assert stated is None, f"{name}: states {stated} s, but its committed run recorded no time"
+        return
+    recorded = json.loads(timing.read_text())["seconds"]
+    assert stated is not None and 1 / SPREAD <= stated / recorded <= SPREAD, (name, stated, recorded)

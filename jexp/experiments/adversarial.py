@@ -1,6 +1,6 @@
 """Adversarial MNIST digits from 50 generator networks optimised at once (5 samples × 10 targets), against the CNN and the MLP, with targeted PGD as reference (HW2 ex. 2).
 
-Command:  jexp run adversarial     (~2 min on a 2-core AMD EPYC, ~6 on an Intel Xeon; needs
+Command:  jexp run adversarial     (about 2 min on a 2-core CPU; needs
           artifacts/digits/{cnn,mlp}.h5 from `jexp run digits`, or --model=ANY.h5, a Keras digit
           classifier with 28×28 inputs)
 Setting:  generator f(w) = sigmoid(Dense(1 → 784)(1)); per round (a) RECON Adam steps on

@@ -1,6 +1,6 @@
 """CIFAR-10: a CNN trained on the images at hand, exported to .h5, then one test image turned into every class by 10 generators at once (HW2 ex. 2C).
 
-Command:  jexp run adversarial_cifar     (~6 min on a 2-core AMD EPYC)
+Command:  jexp run adversarial_cifar     (about 5 min on a 2-core CPU)
 Setting:  reads every CIFAR-10 binary batch present (here: data_batch_1, 10,000 training images,
           and the first 1,000 test records); architectures.CIFAR_CNN (0.29 M parameters) with random crops
           and flips, AdamW one-cycle; the generator f(w) = sigmoid(Dense(1 → 32·32·3)(1)) with the

@@ -1,6 +1,6 @@
 """Autoencoder 784→512→128→2→128→512→784 vs 2-component PCA: reconstruction MSE, kNN accuracy, 2-D maps.
 
-Command:  jexp run autoencoder  (~5 min on a 2-core CPU)
+Command:  jexp run autoencoder  (about 2 min on a 2-core CPU)
 Setting:  full MNIST; the autoencoder (ReLU, linear 2-D code, sigmoid output) minimises the mean
           squared error per pixel with AdamW (lr 1e-3, one-cycle), batch 128, 30 epochs. PCA is
           computed with jnp.linalg.svd on the 60,000 training images. Both are scored on the

@@ -1,7 +1,8 @@
 """Digit recogniser for other people's handwriting (augmented CNN), plus the MNIST MLP and CNN baselines, as Keras .h5.
 
-Command:  jexp run digits       (~75-150 min on a 2-core CPU: MLP 20, CNN 15, recogniser 30 epochs)
-          jexp run digits --models_from=artifacts/digits   (~2 min: re-evaluate the committed models)
+Command:  jexp run digits       (hours on a 2-core CPU: MLP 20, CNN 15, recogniser 30 epochs; the committed
+          run predates timing.json)
+          jexp run digits --models_from=artifacts/digits   (minutes: re-evaluate the committed models)
 Setting:  full MNIST, AdamW (lr 2e-3, one-cycle, weight decay 1e-4), batch 128. The recogniser is
           the CNN trained on augmented digits (jexp.nn.augment: affine, elastic, stroke thickness,
           low resolution, blur, contrast, noise). Out-of-MNIST check (jexp.data.digit_sets): MNIST test

@@ -1,6 +1,6 @@
 """EE599 backprop in numpy: MLP from the course's HDF5 files, 2 activations × 3 learning rates, best retrained on all 60,000.
 
-Command:  jexp run ee599_backprop   (~12 min on a 2-core AMD EPYC)
+Command:  jexp run ee599_backprop   (about 12 min on a 2-core CPU)
 Setting:  MNIST converted to mnist_traindata.hdf5 / mnist_testdata.hdf5 (xdata (N, 784) in [0, 1],
           ydata one-hot); 784-512-256-10, He-normal init, minibatch SGD (batch 100, dividing 50,000),
           50 epochs, the learning rate halved after epochs 20 and 40. Split 50,000 / 10,000 (seeded).

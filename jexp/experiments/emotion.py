@@ -1,7 +1,8 @@
 """Facial-emotion recogniser on FER2013 (7 emotions), exported as Keras .h5 for `jexp camera` (Athens HW2 ex. 3).
 
-Command:  jexp run emotion      (~95 min on a 2-core CPU: 40 epochs of ~2.3 min)
-          jexp run emotion --model_from=artifacts/emotion   (~1 min: re-evaluate the committed model)
+Command:  jexp run emotion      (hours on a 2-core CPU: 40 epochs; results.md says how long the committed run
+          trained)
+          jexp run emotion --model_from=artifacts/emotion   (minutes: re-evaluate the committed model)
 Setting:  architectures.EMOTION_CNN (1.2M parameters, BatchNorm, dropout 0.5) trained on the Training split
           (the 149 altered images of the shared npz left out) on random 40×40 crops with rotations
           ±10°, zoom 0.9-1.1, shifts ±4 px, flips, brightness and contrast (augment.FaceAugment);

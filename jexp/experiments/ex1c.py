@@ -1,8 +1,8 @@
 """Gradient flow in the 9 MLPs: exact per-layer max |∂L/∂W| after training and per epoch (exercise 1C).
 
-Command:  jexp run ex1c        (5 seeds × 9 models × 3 epochs; ~50 s on a 2-core CPU, or ~1 s when
-          artifacts/ex1b holds a run with the same config and code: its runs are these, recorded
-          with the same gradient statistics, so `jexp run all` trains them once)
+Command:  jexp run ex1c        (about 3 s on a 2-core CPU when artifacts/ex1b holds a run with the
+          same config and code: its runs are these, recorded with the same gradient statistics, so
+          `jexp run all` trains them once; otherwise, or with --fresh, as long as ex1b)
 Setting:  as ex1b. After every epoch (and before training, epoch 0) the exact gradient of the
           mean loss on one fixed minibatch of 256 training images is taken with jax.grad, and
           the maximum |∂L/∂W| and |∂L/∂b| of each layer recorded.

@@ -1,6 +1,6 @@
 """LeCun's activation 1.7159·tanh(2x/3) + 0.01x vs tanh: learning curves and untrained gradients (exercise 1D).
 
-Command:  jexp run ex1d        (5 seeds × 2 activations × 3 depths × 10 epochs; ~2 min on a 2-core CPU)
+Command:  jexp run ex1d        (5 seeds × 2 activations × 3 depths × 10 epochs; about 2.5 min on a 2-core CPU)
 Setting:  as ex1b (SGD lr 0.01, batch 32, width 32), 10 epochs so the curves have a shape.
 Result:   artifacts/ex1d/: learning_curves.png, train_loss.png, untrained_gradients.png, results.md.
 """

@@ -1,6 +1,6 @@
 """Human vs machine binary sequences: MLP 20→20→1, four optimisers × three regularisers in vmapped programs, duplicate-safe split.
 
-Command:  jexp run humanmachine   (~1 min on a 2-core AMD EPYC)
+Command:  jexp run humanmachine   (about 35 s on a 2-core CPU)
 Setting:  binary_random_20fa.hdf5 (5100 human + 5100 machine rows of 20 ±1 values), label 1 =
           human, 80/20 split of *distinct sequences* (no sequence on both sides), batch 16,
           binary cross-entropy, 40 epochs, 3 seeds. Optimisers SGD (lr 0.05), SGD+momentum 0.9

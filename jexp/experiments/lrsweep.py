@@ -1,6 +1,6 @@
 """Learning-rate sweep: 12 rates over 5.5 orders of magnitude, all trained at once in one jit (vmap).
 
-Command:  jexp run lrsweep      (~1 min on a 2-core CPU)
+Command:  jexp run lrsweep      (about 1 min on a 2-core CPU)
 Setting:  MLP 784-128-128-10 ReLU on full MNIST, plain SGD, batch 64, 5 epochs, 2 seeds per rate.
           Every (rate, seed) run is one slice of a single vmapped program. A run whose loss or
           weights become NaN/inf is marked "diverged", one that ends below 20 % test accuracy (twice

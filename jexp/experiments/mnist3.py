@@ -1,6 +1,6 @@
 """MNIST: softmax regression vs an MLP vs a small CNN, learning curves and a comparison table.
 
-Command:  jexp run mnist3       (~5 min on a 2-core CPU)
+Command:  jexp run mnist3       (about 2.5 min on a 2-core CPU)
 Setting:  full MNIST, AdamW (lr 1e-3, one-cycle, no weight decay), batch 128, 10 epochs, one seed;
           train metrics are averages over each epoch, test metrics at its end.
 Result:   artifacts/mnist3/: learning_curves.png, results.md, metrics.json.

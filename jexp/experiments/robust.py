@@ -1,7 +1,7 @@
 """MNIST: a CNN adversarially trained against L∞ attacks (ε = 0.3), checked with strong PGD and for gradient masking, and attacked by the sheet's generators next to the standard CNN (HW2 ex. 2D).
 
-Command:  jexp run robust     (needs artifacts/digits/cnn.h5 from `jexp run digits`, or --standard=ANY.h5
-          with 28×28×1 inputs)
+Command:  jexp run robust     (about 23 min on a 2-core CPU; needs artifacts/digits/cnn.h5 from
+          `jexp run digits`, or --standard=ANY.h5 with 28×28×1 inputs)
 Setting:  architectures.MNIST_STRIDED (Wong et al.'s MNIST network at twice the width, no BatchNorm) trained on all
           60,000 digits with PGD adversarial training (Madry et al. 2018): 5 steps of 0.1 from a random
           start, ε = 0.3 reached after a linear warm-up over 4 epochs (in a trial at the full budget from

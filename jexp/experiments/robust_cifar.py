@@ -1,7 +1,7 @@
 """CIFAR-10: the CNN adversarially trained against L∞ attacks (ε = 8/255), checked with strong PGD and for gradient masking, and attacked by the sheet's generators next to the standard CNN (HW2 ex. 2D).
 
-Command:  jexp run robust_cifar     (needs artifacts/adversarial_cifar/cifar.h5 from `jexp run adversarial_cifar`,
-          or --standard=ANY.h5 with 32×32×3 inputs)
+Command:  jexp run robust_cifar     (about 15 min on a 2-core CPU; needs artifacts/adversarial_cifar/cifar.h5
+          from `jexp run adversarial_cifar`, or --standard=ANY.h5 with 32×32×3 inputs)
 Setting:  architectures.CIFAR_CNN trained on the CIFAR-10 images present (here data_batch_1: 10,000) with random
           crops and flips and FGSM from a random start (Wong et al. 2020), ε = 8/255, α = 10/255, AdamW
           one-cycle; evaluation on the first 500 test images: PGD with 20 steps × 3 random restarts,

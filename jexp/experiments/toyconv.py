@@ -1,6 +1,6 @@
 """Toy convnet vs linear model with backprop written by hand in numpy: which learns sum, max and log-sum-exp.
 
-Command:  jexp run toyconv      (~1 min on a 2-core CPU)
+Command:  jexp run toyconv      (about 12 s on a 2-core CPU)
 Setting:  x ∈ U[−2.5, 2.5]⁴, 1000 training / 200 test points, 1 % multiplicative noise; minibatch
           SGD (batch 10, lr 0.01, λ = 1e-3), 100 epochs, 3 seeds (model initialisation and order).
 Result:   artifacts/toyconv/: loss_curves.png, results.md (final test MSE, analysis).

@@ -28,24 +28,45 @@ def samples(n=3, seed=0):
 CFG = generator.AttackConfig(recon_steps=3, recon_lr=0.1, attack_steps=2, attack_lr=0.1, threshold=0.3, max_rounds=25)
 
 
+CFG_XENT = generator.AttackConfig(recon_steps=3, recon_lr=0.1, attack_steps=2, attack_lr=0.02, threshold=0.3,
+                                  max_rounds=25, loss="xent", warm_steps=4, growth=1.3)
+CFG_MARGIN = generator.AttackConfig(recon_steps=3, recon_lr=0.1, attack_steps=2, attack_lr=0.02, threshold=0.3,
+                                    max_rounds=25, loss="margin", warm_steps=4, growth=1.2)
+
+
 def reference_attack(f, v, x, target, key, cfg):
-    """The sheet's loop for one generator, written plainly: no vmap, no while_loop, no masks."""
+    """The sheet's loop for one generator, written plainly: no vmap, no while_loop, no masks; the
+    warm start, the loss of phase (b) and its growing step as the config says."""
     params = generator.init_generator(key, x.shape)
     tx_a, tx_b = optax.adam(cfg.recon_lr), optax.adam(cfg.attack_lr)
     opt_a, opt_b = tx_a.init(params), tx_b.init(params)
-    recon = lambda p: jnp.mean((generator.generate(p, x.shape) - x) ** 2)
-    attack = lambda p: jnp.mean((jax.nn.softmax(f(v, generator.generate(p, x.shape)[None]))[0] - jax.nn.one_hot(target, 10)) ** 2)
+    image = lambda p: generator.generate(p, x.shape)
+    recon = lambda p: jnp.mean((image(p) - x) ** 2)
+
+    def attack(p):
+        z = f(v, image(p)[None])[0]
+        if cfg.loss == "mse":
+            return jnp.mean((jax.nn.softmax(z) - jax.nn.one_hot(target, 10)) ** 2)
+        if cfg.loss == "xent":
+            return -jax.nn.log_softmax(z)[target]
+        rest = jnp.concatenate([z[:target], z[target + 1:]])
+        return jnp.maximum(jax.nn.logsumexp(rest) - z[target] + np.log(cfg.threshold / (1 - cfg.threshold)), 0.0)
+    for _ in range(cfg.warm_steps):
+        u, opt_a = tx_a.update(jax.grad(recon)(params), opt_a, params)
+        params = optax.apply_updates(params, u)
+    scale = 1.0
     for r in range(1, cfg.max_rounds + 1):
         for _ in range(cfg.recon_steps):
             u, opt_a = tx_a.update(jax.grad(recon)(params), opt_a, params)
             params = optax.apply_updates(params, u)
         for _ in range(cfg.attack_steps):
             u, opt_b = tx_b.update(jax.grad(attack)(params), opt_b, params)
-            params = optax.apply_updates(params, u)
-        p = jax.nn.softmax(f(v, generator.generate(params, x.shape)[None]))[0, target]
+            params = optax.apply_updates(params, jax.tree.map(lambda a: scale * a, u))
+        p = jax.nn.softmax(f(v, image(params)[None]))[0, target]
         if p >= cfg.threshold:
-            return generator.generate(params, x.shape), True, r
-    return generator.generate(params, x.shape), False, cfg.max_rounds
+            return image(params), True, r
+        scale *= cfg.growth
+    return image(params), False, cfg.max_rounds
 
 
 def test_generator_is_a_pure_function_of_its_key_with_pixels_in_0_1():
@@ -56,22 +77,40 @@ def test_generator_is_a_pure_function_of_its_key_with_pixels_in_0_1():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_vmapped_generators_equal_each_generator_alone_and_the_reference_loop():
+@pytest.mark.parametrize("cfg", [CFG, CFG_XENT, CFG_MARGIN], ids=["mse", "xent", "margin"])
+def test_vmapped_generators_equal_each_generator_alone_and_the_reference_loop(cfg):
     f, v = tiny_classifier()
     x = samples(3)
-    att = pairs.attack_pairs(f, v, x, jax.random.key(7), CFG)
-    assert att["success"].any() and not att["success"].all()  # some stop early, some run on: masks matter
-    assert len(set(att["rounds"].ravel().tolist())) > 2
+    att = pairs.attack_pairs(f, v, x, jax.random.key(7), cfg)
+    if cfg is CFG:
+        assert att["success"].any() and not att["success"].all()  # some stop early, some run on: masks matter
+        assert len(set(att["rounds"].ravel().tolist())) > 2
+    else:  # the growing step matters: generators stop in different rounds
+        assert att["success"].any() and len(set(att["rounds"].ravel().tolist())) > 1
     for i, j in [(0, 0), (1, 4), (2, 9), (2, 3)]:
         key = jax.random.fold_in(jax.random.key(7), i * 10 + j)
-        alone = generator.generator_attack(f, v, x[i:i + 1], jnp.array([j]), key[None], CFG)
+        alone = generator.generator_attack(f, v, x[i:i + 1], jnp.array([j]), key[None], cfg)
         assert bool(alone.success[0]) == att["success"][i, j] and int(alone.rounds[0]) == att["rounds"][i, j]
         np.testing.assert_allclose(alone.images[0], att["images"][i, j], atol=2e-6)
-        ref_image, ref_ok, ref_rounds = reference_attack(f, v, x[i], j, key, CFG)
+        ref_image, ref_ok, ref_rounds = reference_attack(f, v, x[i], j, key, cfg)
         assert (ref_ok, ref_rounds) == (bool(att["success"][i, j]), int(att["rounds"][i, j]))
         np.testing.assert_allclose(ref_image, att["images"][i, j], atol=2e-5)
 
 
+def test_the_attack_losses_and_their_settings_are_checked():
+    for bad in (dict(loss="hinge"), dict(threshold=1.0), dict(growth=0.5), dict(warm_steps=-1), dict(max_rounds=0)):
+        with pytest.raises(ValueError):
+            generator.AttackConfig(**bad)
+    z = jnp.array([2.0, 0.0, -1.0])
+    f = lambda v, x: jnp.broadcast_to(z, (x.shape[0], 3))  # C ignores the image
+    image = jnp.zeros((2, 2, 1))
+    loss = lambda name, t, th=0.9: float(generator.attack_loss(f, None, generator.AttackConfig(loss=name, threshold=th),
+                                                               image, t))
+    assert np.isclose(loss("xent", 1), -float(jax.nn.log_softmax(z)[1]))
+    assert np.isclose(loss("margin", 1), np.log(np.exp(2.0) + np.exp(-1.0)) - 0.0 + np.log(9.0))
+    # C gives class 0 a probability of 0.84: the margin is 0 at a threshold of 0.5, and positive at 0.9
+    assert loss("margin", 0, th=0.5) == 0.0
+    assert np.isclose(loss("margin", 0, th=0.9), np.log(1 + np.exp(-1.0)) - 2.0 + np.log(9.0)) and loss("margin", 0) > 0
 def test_trace_stops_when_a_generator_is_done():
     f, v = tiny_classifier()
     att = pairs.attack_pairs(f, v, samples(2), jax.random.key(1), CFG)
@@ -181,3 +220,33 @@ def test_the_adversary_sees_the_global_step(fake_data_dir):
         return x
     train.fit_net(TINY, d, 2, batch_size=32, adversary=recorder)
     assert seen == list(range(2 * per_epoch))
+
+
+def test_a_generator_stops_just_past_a_known_boundary():
+    """C is linear with two classes: p(1) ≥ 0.9 exactly where w·x + b ≥ log 9, so the smallest L2
+    change of the sample is (log 9 − margin)/‖w‖₂ and the smallest L∞ change (log 9 − margin)/‖w‖₁.
+    Adam moves every pixel by about the same step (the sign of its gradient), so the generator's
+    change approaches the L∞ minimum; its L2 is then about √(π/2) ≈ 1.25 times the L2 minimum for a
+    random w. With a small attack step that grows each round without success, the generator stops
+    within 1.2× the L∞ minimum and 1.5× the L2 minimum; with the suite's large fixed step it
+    overshoots (more than 1.5× the L∞ minimum)."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 1, 16).astype(np.float32)
+    w *= 6.0 / np.linalg.norm(w)  # the minimal change moves no pixel out of [0, 1]
+    x0 = np.full((4, 4, 1), 0.5, np.float32)
+    b = -1.0 - float(w @ x0.ravel())  # C's logit of class 1 at the sample: −1 (class 0 wins)
+    f = lambda v, x: jnp.stack([jnp.zeros(x.shape[0]), x.reshape(x.shape[0], -1) @ v[0] + v[1]], -1)
+    v = (jnp.asarray(w), jnp.float32(b))
+    gap = np.log(0.9 / 0.1) + 1.0
+    l2_min, linf_min = gap / np.linalg.norm(w), gap / np.abs(w).sum()
+
+    def attack(**kw):
+        cfg = generator.AttackConfig(recon_steps=20, recon_lr=0.1, attack_steps=10, threshold=0.9, warm_steps=200, **kw)
+        r = generator.generator_attack(f, v, jnp.asarray(x0)[None], jnp.array([1]), jax.random.key(0)[None], cfg)
+        d = pairs.distances(r.images, x0[None])
+        return bool(r.success[0]), d["l2"][0] / l2_min, d["linf"][0] / linf_min
+    for loss in ("xent", "margin"):
+        ok, l2, linf = attack(loss=loss, attack_lr=0.02, growth=1.2)
+        assert ok and 1.0 <= linf <= 1.2 and 1.0 <= l2 <= 1.5, (loss, l2, linf)
+        ok, _, coarse = attack(loss=loss, attack_lr=0.1)
+        assert ok and coarse > 1.5 > linf, (loss, coarse)

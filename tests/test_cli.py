@@ -37,6 +37,8 @@ def test_list_shows_every_experiment(capsys):
     (["run", "all", "--epochs=3"], "config overrides need one experiment, not 'all'"),
     (["list", "extra"], "unknown argument extra"),
     (["run", "ex1b", "--activations=relu,swish", "--quick"], "unknown activation 'swish'"),
+    (["run", "adversarial", "--loss=hinge"], "unknown attack loss 'hinge'; known: mse, xent, margin"),
+    (["run", "robust", "--threshold=1.5"], "threshold must be in (0, 1)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, *args, f"--out={tmp_path}")

@@ -8,6 +8,13 @@ C frozen (gradients are taken with respect to the generator's params only). Afte
 generator stops if C gives class j a probability ≥ ``threshold``; after ``max_rounds`` rounds it has
 failed.
 
+The sheet's reading of (b), MSE on C's softmax, has almost no gradient where C gives j a probability
+near 0, so (a) pulls the image back faster than (b) pushes it. ``AttackConfig`` also offers (b) on
+the target's cross-entropy or on Carlini & Wagner's margin (zero once j has the threshold
+probability), a warm start (``warm_steps`` of (a) first) and an attack step that grows after each
+round without success (``growth``), so that a generator stops close to the boundary; the defaults
+are the sheet's reading.
+
 ``generator_attack`` runs G generators as one program: the per-generator round is ``vmap``ped, and
 a ``lax.while_loop`` over rounds carries a per-generator ``done`` mask, so finished generators
 freeze (their params, optimiser states and round count no longer change) while the others go
@@ -51,6 +58,17 @@ def generate(params, shape) -> jax.Array:
     return Generator(tuple(shape)).apply({"params": params}, ONE)
 
 
+LOSSES = {
+    # the sheet's literal reading: MSE between C's softmax and the one-hot target; its gradient
+    # vanishes where C gives the target a probability near 0 (∂/∂logit ∝ p(1 − p))
+    "mse": "MSE(softmax(C(f)), onehot(j))",
+    # what a Keras composite model compiled with categorical cross-entropy minimises
+    "xent": "−log softmax(C(f))_j",
+    # Carlini & Wagner's margin, zero once C gives j the threshold probability: (b) stops pushing there
+    "margin": "max(0, logsumexp_{k≠j} C(f)_k − C(f)_j + log(threshold / (1 − threshold)))",
+}
+
+
 @dataclass(frozen=True)
 class AttackConfig:
     """The generator attack's settings, with the suite's defaults; the configs of the experiments
@@ -61,11 +79,32 @@ class AttackConfig:
     attack_lr: float = 0.1     # phase (b): Adam's learning rate
     threshold: float = 0.9     # success: C gives the target at least this probability
     max_rounds: int = 300      # rounds of (a) then (b) before a generator has failed
+    loss: str = "mse"          # phase (b)'s loss of C(f) towards the target: mse (the sheet's), xent or margin
+    warm_steps: int = 0        # phase (a) steps before the first round, so that f starts near its sample
+    growth: float = 1.0        # phase (b)'s step is multiplied by this after every round without success
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown attack loss {self.loss!r}; known: {', '.join(LOSSES)}")
+        if min(self.recon_steps, self.attack_steps, self.warm_steps) < 0 or self.max_rounds < 1:
+            raise ValueError("recon_steps, attack_steps and warm_steps must be ≥ 0 and max_rounds ≥ 1")
+        if not 0 < self.threshold < 1 or self.growth < 1 or min(self.recon_lr, self.attack_lr) <= 0:
+            raise ValueError("threshold must be in (0, 1), growth ≥ 1 and the learning rates > 0")
 
     @classmethod
     def of(cls, config) -> "AttackConfig":
         """The attack settings held by an experiment's config (fields of the same names)."""
         return cls(**{f: getattr(config, f) for f in cls.__dataclass_fields__})
+
+
+def choices(cfg: AttackConfig) -> str:
+    """What a config changes from the sheet's reading of phase (b) (MSE on the softmax, no warm start,
+    a fixed step), for a results page: "" when nothing."""
+    names = {"xent": "the target's cross-entropy", "margin": "Carlini & Wagner's margin"}
+    out = ([f"phase (b) minimises {names[cfg.loss]}"] if cfg.loss != "mse" else []) + (
+        [f"{cfg.warm_steps} reconstruction steps before the first round"] if cfg.warm_steps else []) + (
+        [f"the attack step grows {cfg.growth:g}× after each round without success"] if cfg.growth != 1.0 else [])
+    return "; ".join(out)
 
 
 class AttackResult(NamedTuple):
@@ -89,21 +128,33 @@ def _target_prob(logits_fn, variables, image, target):
     return jax.nn.softmax(logits_fn(variables, image[None]))[0, target]
 
 
-def generator_round(logits_fn, variables, cfg: AttackConfig, gen, x, target):
-    """One round for one generator: ``gen`` = (params, Adam state of (a), Adam state of (b))."""
-    params, opt_a, opt_b = gen
-    shape, tx_a, tx_b = x.shape, optax.adam(cfg.recon_lr), optax.adam(cfg.attack_lr)
-
-    def recon_loss(p):
-        return jnp.mean((generate(p, shape) - x) ** 2)
-
-    def attack_loss(p):
-        probs = jax.nn.softmax(logits_fn(variables, generate(p, shape)[None]))[0]
+def attack_loss(logits_fn, variables, cfg: AttackConfig, image, target):
+    """Phase (b)'s loss of C on one image towards ``target`` (``cfg.loss``, see ``LOSSES``)."""
+    if cfg.loss == "mse":
+        probs = jax.nn.softmax(logits_fn(variables, image[None]))[0]
         return jnp.mean((probs - jax.nn.one_hot(target, probs.shape[-1])) ** 2)
+    logits = logits_fn(variables, image[None])[0]
+    if cfg.loss == "xent":
+        return -jax.nn.log_softmax(logits)[target]
+    others = jnp.where(jax.nn.one_hot(target, logits.shape[-1], dtype=bool), -jnp.inf, logits)
+    return jax.nn.relu(jax.nn.logsumexp(others) - logits[target] + jnp.log(cfg.threshold / (1 - cfg.threshold)))
 
-    params, opt_a = _adam_steps(recon_loss, tx_a, cfg.recon_steps, params, opt_a)
-    params, opt_b = _adam_steps(attack_loss, tx_b, cfg.attack_steps, params, opt_b)
-    return params, opt_a, opt_b
+
+def _recon_loss(p, x):
+    return jnp.mean((generate(p, x.shape) - x) ** 2)
+
+
+def generator_round(logits_fn, variables, cfg: AttackConfig, gen, x, target):
+    """One round for one generator: ``gen`` = (params, Adam state of (a), Adam state of (b), the
+    scale of (b)'s step, which ``cfg.growth`` raises after each round without success)."""
+    params, opt_a, opt_b, scale = gen
+    shape, tx_a, tx_b = x.shape, optax.adam(cfg.recon_lr), optax.adam(cfg.attack_lr)
+    if cfg.growth != 1.0:
+        tx_b = optax.chain(tx_b, optax.scale_by_schedule(lambda _: scale))
+    params, opt_a = _adam_steps(lambda p: _recon_loss(p, x), tx_a, cfg.recon_steps, params, opt_a)
+    params, opt_b = _adam_steps(lambda p: attack_loss(logits_fn, variables, cfg, generate(p, shape), target), tx_b,
+                                cfg.attack_steps, params, opt_b)
+    return params, opt_a, opt_b, scale
 
 
 @partial(jax.jit, static_argnames=("logits_fn", "cfg"))
@@ -112,7 +163,14 @@ def generator_attack(logits_fn, variables, x, targets, keys, cfg: AttackConfig =
     PRNG keys for their initial params. C (``logits_fn``, ``variables``) stays frozen."""
     shape = x.shape[1:]
     params = jax.vmap(lambda k: init_generator(k, shape))(keys)
-    gens = (params, jax.vmap(optax.adam(cfg.recon_lr).init)(params), jax.vmap(optax.adam(cfg.attack_lr).init)(params))
+    opt_a = jax.vmap(optax.adam(cfg.recon_lr).init)(params)
+    if cfg.warm_steps:  # phase (a) alone first: the generator starts from (nearly) its sample
+        params, opt_a = jax.vmap(lambda p, o, xi: _adam_steps(lambda q: _recon_loss(q, xi), optax.adam(cfg.recon_lr),
+                                                              cfg.warm_steps, p, o))(params, opt_a, x)
+    tx_b = optax.adam(cfg.attack_lr)
+    if cfg.growth != 1.0:
+        tx_b = optax.chain(tx_b, optax.scale_by_schedule(lambda _: 1.0))
+    gens = (params, opt_a, jax.vmap(tx_b.init)(params), jnp.ones(x.shape[0], jnp.float32))
     round_all = jax.vmap(partial(generator_round, logits_fn, variables, cfg))
     target_prob = jax.vmap(lambda p, t: _target_prob(logits_fn, variables, generate(p, shape), t))
     g = x.shape[0]
@@ -128,7 +186,9 @@ def generator_attack(logits_fn, variables, x, targets, keys, cfg: AttackConfig =
         p = target_prob(gens[0], targets)
         trace = trace.at[r].set(jnp.where(done, jnp.nan, p))
         rounds = jnp.where(done, rounds, r + 1)
-        return r + 1, gens, done | (p >= cfg.threshold), rounds, trace
+        won = p >= cfg.threshold
+        gens = gens[:3] + (jnp.where(done | won, gens[3], gens[3] * cfg.growth),)
+        return r + 1, gens, done | won, rounds, trace
 
     init = (jnp.int32(0), gens, jnp.zeros(g, bool), jnp.zeros(g, jnp.int32), jnp.full((cfg.max_rounds, g), jnp.nan))
     _, gens, done, rounds, trace = jax.lax.while_loop(cond, body, init)

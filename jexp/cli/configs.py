@@ -50,7 +50,10 @@ def with_overrides(config_cls, overrides: dict[str, str], base: dict | None = No
         if k not in fields:
             raise UsageError(f"unknown config key --{key}; valid keys: {', '.join(fields)}")
         values[k] = _parse(value, hints[k], key)
-    return config_cls(**values)
+    try:
+        return config_cls(**values)
+    except ValueError as e:  # a config that checks its values (e.g. the attack settings) refused them
+        raise UsageError(str(e)) from None
 
 
 def type_name(typ) -> str:

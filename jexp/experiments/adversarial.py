@@ -112,7 +112,8 @@ def results_md(cfg, metrics: dict) -> str:
                                   f"PGD success % (ε ≤ {max(cfg.pgd_eps)})", "PGD median min ε", "PGD median L2"], rows)
             + f"\nMedians are over the successful attacks. A success is p(target) ≥ {cfg.threshold} within "
             f"{cfg.max_rounds} rounds of ({cfg.recon_steps} reconstruction steps at lr {cfg.recon_lr}, "
-            f"{cfg.attack_steps} attack steps at lr {cfg.attack_lr}). The own-class pairs (target = the sample's "
+            f"{cfg.attack_steps} attack steps at lr {cfg.attack_lr}"
+            + (f"; {generator.choices(cfg)}" if generator.choices(cfg) else "") + "). The own-class pairs (target = the sample's "
             "class) measure how far the generator's image is from the sample when nothing is attacked.\n")
     if len(models) >= 2:
         (a, ma), (b, mb) = list(models.items())[:2]

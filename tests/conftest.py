@@ -1,7 +1,9 @@
 """Tiny synthetic data sets in the original file formats, and helpers shared by the tests."""
+import ast
 import dataclasses
 import functools
 import http.server
+import inspect
 import os
 import threading
 from pathlib import Path
@@ -99,3 +101,10 @@ def http_server(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+
+
+def imported_packages(module) -> set[str]:
+    """The top-level packages a module's source imports."""
+    tree = ast.parse(inspect.getsource(module))
+    found = {n.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
+    return found | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -1,12 +1,11 @@
 """The numpy MLP: hand-written gradients against jax.grad, numpy only, the schedule (jexp.nn.numpy_mlp)."""
-import ast
-import inspect
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import imported_packages
 from jexp.nn import numpy_mlp
 
 
@@ -42,10 +41,7 @@ def test_activation_derivatives_match_jax():
 
 
 def test_the_module_imports_numpy_only():
-    tree = ast.parse(inspect.getsource(numpy_mlp))
-    imported = {n.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"numpy", "__future__"}
+    assert imported_packages(numpy_mlp) <= {"numpy", "__future__"}
 
 
 def test_sgd_learns_and_halves_the_rate_between_epochs_only():

@@ -1,12 +1,11 @@
 """The hand-written backprop of jexp.nn.toy against jax.grad of the same loss, in float64."""
-import ast
-import inspect
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import imported_packages
 from jexp.nn import toy
 
 
@@ -73,10 +72,7 @@ def test_zero_initialisation_gives_zero_gradients_forever():
 
 
 def test_the_module_uses_numpy_only():
-    tree = ast.parse(inspect.getsource(toy))
-    imported = {n.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"numpy", "__future__"}
+    assert imported_packages(toy) <= {"numpy", "__future__"}
 
 
 def test_data_follow_the_sheet():

@@ -144,13 +144,17 @@ def _recon_loss(p, x):
     return jnp.mean((generate(p, x.shape) - x) ** 2)
 
 
+def _attack_optimizer(cfg: AttackConfig, scale=1.0) -> optax.GradientTransformation:
+    """Phase (b)'s Adam; with ``cfg.growth`` its step is multiplied by the generator's ``scale``."""
+    tx = optax.adam(cfg.attack_lr)
+    return tx if cfg.growth == 1.0 else optax.chain(tx, optax.scale_by_schedule(lambda _: scale))
+
+
 def generator_round(logits_fn, variables, cfg: AttackConfig, gen, x, target):
     """One round for one generator: ``gen`` = (params, Adam state of (a), Adam state of (b), the
     scale of (b)'s step, which ``cfg.growth`` raises after each round without success)."""
     params, opt_a, opt_b, scale = gen
-    shape, tx_a, tx_b = x.shape, optax.adam(cfg.recon_lr), optax.adam(cfg.attack_lr)
-    if cfg.growth != 1.0:
-        tx_b = optax.chain(tx_b, optax.scale_by_schedule(lambda _: scale))
+    shape, tx_a, tx_b = x.shape, optax.adam(cfg.recon_lr), _attack_optimizer(cfg, scale)
     params, opt_a = _adam_steps(lambda p: _recon_loss(p, x), tx_a, cfg.recon_steps, params, opt_a)
     params, opt_b = _adam_steps(lambda p: attack_loss(logits_fn, variables, cfg, generate(p, shape), target), tx_b,
                                 cfg.attack_steps, params, opt_b)
@@ -167,10 +171,7 @@ def generator_attack(logits_fn, variables, x, targets, keys, cfg: AttackConfig =
     if cfg.warm_steps:  # phase (a) alone first: the generator starts from (nearly) its sample
         params, opt_a = jax.vmap(lambda p, o, xi: _adam_steps(lambda q: _recon_loss(q, xi), optax.adam(cfg.recon_lr),
                                                               cfg.warm_steps, p, o))(params, opt_a, x)
-    tx_b = optax.adam(cfg.attack_lr)
-    if cfg.growth != 1.0:
-        tx_b = optax.chain(tx_b, optax.scale_by_schedule(lambda _: 1.0))
-    gens = (params, opt_a, jax.vmap(tx_b.init)(params), jnp.ones(x.shape[0], jnp.float32))
+    gens = (params, opt_a, jax.vmap(_attack_optimizer(cfg).init)(params), jnp.ones(x.shape[0], jnp.float32))
     round_all = jax.vmap(partial(generator_round, logits_fn, variables, cfg))
     target_prob = jax.vmap(lambda p, t: _target_prob(logits_fn, variables, generate(p, shape), t))
     g = x.shape[0]

@@ -130,16 +130,16 @@ def crop_faces(grey: np.ndarray, boxes: np.ndarray, max_faces: int) -> np.ndarra
 
 def emotion_classifier(path: str | os.PathLike, max_faces: int):
     """(classes, probs_fn) for a Keras .h5 with 48×48×1 inputs; probs_fn takes the fixed batch."""
-    import jax
 
     from jexp.data import fer2013
     from jexp.io import keras_h5
+    from jexp.nn import nets
     try:
         _, f, v = keras_h5.load_classifier(path, (FACE_SIDE, FACE_SIDE, 1), hint="`jexp run emotion` trains one "
                                            "there, or pass --model PATH.h5, a Keras model with 48×48×1 inputs")
     except keras_h5.KerasFileError as e:
         raise CameraError(str(e)) from None
-    probs = jax.jit(lambda x: jax.nn.softmax(f(v, x)))
+    probs = nets.probabilities(f, v)
     out = probs(np.zeros((max_faces, FACE_SIDE, FACE_SIDE, 1), np.float32))  # compile once, here
     classes = fer2013.CLASSES if out.shape[-1] == len(fer2013.CLASSES) else tuple(map(str, range(out.shape[-1])))
     return classes, lambda x: np.asarray(probs(x))

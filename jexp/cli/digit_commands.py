@@ -8,6 +8,7 @@ import numpy as np
 
 from jexp.data import digit_pictures
 from jexp.io import artifacts, keras_h5
+from jexp.nn import nets
 from jexp.nn import evaluate
 from jexp.plots import classifiers
 
@@ -23,7 +24,7 @@ def _classifier(model: str | None):
     if model is None and not path.is_file():  # run from elsewhere: the checkout's own model
         path = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
     _, f, v = keras_h5.load_classifier(path, (28, 28, 1), hint="train it with `jexp run digits`" if model is None else "")
-    classify = jax.jit(lambda x: jax.nn.softmax(f(v, x)))
+    classify = nets.probabilities(f, v)
     out = jax.eval_shape(classify, jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)).shape
     if out != (1, 10):
         raise digit_pictures.DigitError(f"{path}: the model gives outputs of shape {out[1:]}, not 10 classes")

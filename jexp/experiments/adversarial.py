@@ -26,14 +26,13 @@ Defaults: chosen in a trial of four settings on an earlier MLP and sample draw (
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jexp.attacks import generator, pairs
 from jexp.data import mnist
 from jexp.experiments import base
 from jexp.io import artifacts, keras_h5
-from jexp.nn import evaluate
+from jexp.nn import evaluate, nets
 from jexp.plots import attack_figures
 from jexp.runtime import rng
 
@@ -67,7 +66,7 @@ def load_models(cfg) -> dict:
 def run(cfg: Config, ctx) -> None:
     models = load_models(cfg)
     ds = mnist.load("mnist", ctx.data_dir)
-    test_probs = np.stack([evaluate.batched(jax.jit(lambda x, f=f, v=v: jax.nn.softmax(f(v, x))), ds.test.x)
+    test_probs = np.stack([evaluate.batched(nets.probabilities(f, v), ds.test.x)
                            for f, v in models.values()])
     ids = base.attack_samples(cfg.samples, rng.key(cfg.seed, "samples"), test_probs, ds.test.y, cfg.n_samples,
                               cfg.min_confidence)

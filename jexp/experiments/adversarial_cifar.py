@@ -10,7 +10,6 @@ Result:   artifacts/adversarial_cifar/: cifar.h5, grid.png, perturbations.png, r
 """
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
 from jexp.attacks import generator, pairs
@@ -52,7 +51,7 @@ def run(cfg: Config, ctx) -> None:
     keras_h5.save(ctx.out.path("cifar.h5"), architectures.CIFAR_CNN, params, state)
     checkpoint.save(ctx.out.path("cifar.orbax"), cfg.epochs, (params, state))
     f, v = nets.classifier(architectures.CIFAR_CNN, params, state)
-    probs = evaluate.batched(jax.jit(lambda x: jax.nn.softmax(f(v, x))), ds.test.x, 500)
+    probs = evaluate.batched(nets.probabilities(f, v), ds.test.x, 500)
     pred = probs.argmax(-1)
     conf = evaluate.confusion(ds.test.y, pred)
     ids = base.attack_samples([cfg.sample] if cfg.sample >= 0 else [], rng.key(cfg.seed, "samples"), probs[None],

@@ -77,7 +77,7 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: datasets.Dataset, made_by: str, a
     checkpoint.save(ctx.out.path("robust.orbax"), cfg.epochs, (params, state))
     models = {"standard": standard, "robust": nets.classifier(net, params, state)}
 
-    probs = {n: evaluate.batched(jax.jit(lambda x, f=f, v=v: jax.nn.softmax(f(v, x))), ds.test.x, 500)
+    probs = {n: evaluate.batched(nets.probabilities(f, v), ds.test.x, 500)
              for n, (f, v) in models.items()}
     ex, ey = ds.test.x[:cfg.eval_size], ds.test.y[:cfg.eval_size]
     bar = ctx.progress(10, f"{ctx.name}/evaluation")

@@ -312,3 +312,8 @@ def classifier(net: Sequential, params, model_state=None) -> tuple[Callable, Any
     def logits_fn(variables, x):
         return apply(logits_net, variables[0], variables[1], x.reshape(x.shape[0], *net.input_shape))
     return logits_fn, (params, model_state or {})
+
+
+def probabilities(logits_fn, variables):
+    """``x -> softmax(logits_fn(variables, x))``, jitted (the weights are constants of the program)."""
+    return jax.jit(lambda x: jax.nn.softmax(logits_fn(variables, x)))

@@ -190,6 +190,27 @@ def test_the_committed_models_load_in_keras_and_agree(name):
     np.testing.assert_allclose(ours.sum(1), 1.0, atol=1e-5)  # the file ends in softmax: probabilities
 
 
+# (saved generators, the model they attacked): every image the run marks successful is the target in Keras too
+GENERATOR_FILES = [("adversarial/generators_cnn.npz", "digits/cnn.h5"), ("adversarial/generators_mlp.npz", "digits/mlp.h5"),
+                   ("adversarial_cifar/generators_cifar.npz", "adversarial_cifar/cifar.h5")]
+
+
+@pytest.mark.parametrize("npz, model", GENERATOR_FILES, ids=[g[0] for g in GENERATOR_FILES])
+def test_the_committed_adversarial_images_fool_the_model_in_keras(npz, model):
+    root = Path(__file__).resolve().parents[1] / "artifacts"
+    if not (root / npz).exists():
+        pytest.skip(f"{npz} not committed yet")
+    saved = np.load(root / npz)
+    threshold = json.loads((root / npz.split("/")[0] / "config.json").read_text())["config"]["threshold"]
+    probs = keras.models.load_model(root / model, compile=False).predict(saved["images"], verbose=0, batch_size=500)
+    won, targets = saved["success"], saved["targets"]
+    assert len(targets) >= 1000 and won.mean() > 0.5
+    assert np.array_equal(probs[won].argmax(-1), targets[won])  # every success is the target in Keras
+    p = probs[np.arange(len(targets)), targets]
+    assert np.all(p[won] >= threshold - 1e-3) and np.all(p[~won] < threshold + 1e-3)
+    np.testing.assert_allclose(probs, saved["probs"], atol=1e-4)  # and Keras gives jexp's probabilities
+
+
 # --- Keras 2 (tf.keras ≤ 2.15, tf_keras 2.x) -------------------------------------------------------------
 # Files written by Keras 2.21 itself (see their README); the tests skip only where that folder is absent.
 FIXTURES = Path(os.environ.get("JEXP_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")) / "keras2"

@@ -44,9 +44,21 @@ def test_robust_mnist_experiment_on_synthetic_data(fake_data_dir, small_nets, tm
     assert text.startswith("# robust") and "Madry" in text and (folder / "accuracy_vs_eps.png").exists()
     assert m["training"]["method"] == "PGD-2" and "2 signed-gradient steps" in text and "FGSM adversarial" not in text
     assert not m["standard_net"]["same_as_robust"] and "a different network from the standard model's" in text
+    many = m["models"]["robust"]["generator"]["many"]
+    assert many["attacks"] == 27 and 0 <= many["broken_within_eps"] <= 3 and "re-check of the PGD figure" in text
+    assert (folder / "generators_robust.npz").exists() and (folder / "generators_standard.npz").exists()
     first = (folder / "metrics.json").read_bytes()
     assert commands.main(args + ["--fresh"]) == 0
     assert (folder / "metrics.json").read_bytes() == first  # bitwise the same numbers
+    # re-evaluated from the run's own folder, without training: the same model and the same numbers
+    h5 = (folder / "robust.h5").read_bytes()
+    assert commands.main(args + [f"--model_from={folder}"]) == 0, capsys.readouterr().err
+    again = json.loads((folder / "metrics.json").read_text())
+    assert (folder / "robust.h5").read_bytes() == h5 and again["training"]["trained_by"].startswith("an earlier run")
+    assert again["models"] == m["models"] and "this run re-evaluated it" in (folder / "results.md").read_text()
+    assert again["training"]["history"] == m["training"]["history"] and len(m["training"]["history"]["test_loss"]) == 3
+    assert commands.main(args + [f"--model_from={folder}", "--eps=0.2"]) == 2
+    assert "trained with other settings (eps)" in capsys.readouterr().err
 
 
 def test_robust_without_the_standard_model_says_how_to_make_it(fake_data_dir, tmp_path, capsys):
@@ -73,3 +85,15 @@ def test_robust_cifar_experiment_on_synthetic_data(cifar_dir, small_nets, tmp_pa
     m = json.loads((out / "robust_cifar" / "quick" / "metrics.json").read_text())
     assert m["data"]["train_size"] == 300 and m["models"]["robust"]["n"] == 16
     assert "data_batch_2.bin" in (out / "robust_cifar" / "quick" / "results.md").read_text()
+
+
+def test_learning_curves_leave_out_a_loss_the_history_does_not_have():
+    """A history restored from a run that kept no test loss draws no "final nan" curve."""
+    import numpy as np
+    from jexp.plots import classifiers
+    nan = np.full(3, np.nan)
+    fig = classifiers.net_curves({"robust": {"train_loss": np.array([np.nan, 0.5, 0.3]), "train_acc": np.array([np.nan, .8, .9]),
+                                             "test_acc": np.array([.1, .85, .9]), "test_loss": nan}})
+    loss_ax, acc_ax = fig.axes
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["robust train"]
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["robust train", "robust test (final 10.00%)"]

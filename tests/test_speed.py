@@ -7,9 +7,9 @@ from jexp.cli import speed
 
 
 def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figures(tmp_path):
-    bench = {"machine": "cpu", "model": "m.h5", "rounds": 20, "generators": 50, "vmapped_s": 20.0, "vmapped_warm_s": 4.0,
-             "sequential_s": 40.0, "speedup_vs_sequential": 2.0, "keras": "3", "keras_generators_timed": 2,
-             "keras_s_50": 1000.0, "speedup_vs_keras": 50.0, "speedup_vs_keras_warm": 250.0,
+    bench = {"machine": "cpu", "model": "m.h5", "rounds": 20, "generators": 1000, "vmapped_s": 20.0, "vmapped_warm_s": 4.0,
+             "sequential_s": 40.0, "sequential_generators_timed": 50, "speedup_vs_sequential": 2.0, "keras": "3",
+             "keras_generators_timed": 2, "keras_s": 1000.0, "speedup_vs_keras": 50.0, "speedup_vs_keras_warm": 250.0,
              "classifier_floor_s": 2.5, "speedup_bound_vs_keras": 400.0}
     (tmp_path / "bench").mkdir()
     path = tmp_path / "bench" / "adversarial.json"
@@ -19,6 +19,11 @@ def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figu
         line = speed.generator_attack(tmp_path)
         assert f"target ≥ 100×: {verdict}." in line
         assert "takes 2.5 s here" in line and "more than 400× on this machine" in line
+        assert "1,000 MNIST generators" in line and "1,000× in turn 40.0 s (timed on 50 and scaled)" in line
+    path.write_text(json.dumps({**bench, "rounds_mean": 12.34}))
+    line = speed.generator_attack(tmp_path)
+    assert "× at most 20 rounds each, stopping at the target as the experiment does (mean 12.3), against" in line
+    assert "input gradient on the 1,000 images, mean rounds × attack steps times" in line
 
 
 def test_the_camera_benchmark_line_gives_frame_rate_stages_and_verdict(tmp_path):

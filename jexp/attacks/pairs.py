@@ -3,11 +3,15 @@ targeted PGD, with the figures the results pages report.
 
 ``pick_samples`` draws the samples (confidently classified, one per class), ``attack_pairs`` runs a
 generator per (sample, target) pair, ``pgd_min_eps`` the smallest PGD budget per pair, and
-``summarize`` / ``pair_records`` turn them into metrics.
+``summarize`` / ``pair_records`` turn them into metrics. ``pick_many`` and ``evaluate_many`` make the
+evaluation that does not hinge on the draw: many test images × every target in one program, with
+95 % intervals (``rate_interval``: Wilson's for a success rate; ``median_interval``: the
+distribution-free one from order statistics).
 """
 from __future__ import annotations
 
 import jax
+import scipy.stats
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,21 +36,56 @@ def pick_samples(key, probs, labels, n: int, min_confidence: float) -> np.ndarra
     raise ValueError(f"only {len(chosen)} classes have an example classified with confidence ≥ {min_confidence}")
 
 
+def pick_many(key, probs, labels, n: int) -> np.ndarray:
+    """Indices of ``n`` examples that every classifier in ``probs`` ([models, N, K]) classifies
+    correctly, in the order of a permutation drawn with ``key`` (any classes)."""
+    ok = np.all(np.asarray(probs).argmax(-1) == np.asarray(labels), axis=0)
+    order = np.asarray(jax.random.permutation(key, len(labels)))
+    chosen = order[ok[order]][:n]
+    if len(chosen) < n:
+        raise ValueError(f"only {len(chosen)} examples are classified correctly by every model; {n} asked")
+    return chosen.astype(np.int64)
+
+
+def rate_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's 95 % interval for a success rate of ``successes`` in ``n``."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    mid, half = (p + z * z / (2 * n)), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    lo, hi = (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
+    return (float(min(max(lo, 0.0), p)), float(max(min(hi, 1.0), p)))  # p = 0 or 1 exactly at its end, despite rounding
+
+
+def median_interval(values, level: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free interval for the median: the order statistics v_(l) and v_(n+1−l), l the
+    largest with P(B < l) ≤ (1 − level)/2 for B ~ Binomial(n, ½) (so that P(l ≤ B ≤ n − l) ≥ level);
+    None for fewer than 6 values, where no such l exists at 95 %."""
+    v = np.sort(np.asarray(values, np.float64)[np.isfinite(values)])
+    n, tail = len(v), (1 - level) / 2
+    lo = int(scipy.stats.binom.ppf(tail, n, 0.5)) if n else -1  # the smallest k with P(B ≤ k) ≥ tail
+    lo -= bool(n) and scipy.stats.binom.cdf(lo, n, 0.5) > tail   # 0-based index of v_(l): P(B ≤ lo) ≤ tail
+    return None if lo < 0 else (float(v[lo]), float(v[n - 1 - lo]))
+
+
 def distances(adv, x) -> dict[str, np.ndarray]:
     """Per-example L2 and L∞ distances between batches ``adv`` and ``x``."""
     d = np.asarray(adv, np.float64).reshape(len(adv), -1) - np.asarray(x, np.float64).reshape(len(x), -1)
     return {"l2": np.sqrt((d ** 2).sum(1)), "linf": np.abs(d).max(1)}
 
 
-def attack_pairs(logits_fn, variables, samples, key, cfg: generator.AttackConfig, n_classes: int = 10) -> dict:
+def attack_pairs(logits_fn, variables, samples, key, cfg: generator.AttackConfig, n_classes: int = 10,
+                 note=None) -> dict:
     """``generator_attack`` on every (sample, target class) pair; generator (i, j) starts from
     ``fold_in(key, i·n_classes + j)``, so every classifier is attacked from the same generators.
-    Returns numpy arrays shaped [n, n_classes, ...] (trace: [rounds, n, n_classes])."""
+    Returns numpy arrays shaped [n, n_classes, ...] (trace: [rounds, n, n_classes]). ``note(text)``, if
+    given, hears how far the attack is ("round 40/300: 120/200 fooled") after every chunk of rounds."""
     n = len(samples)
     x = jnp.repeat(jnp.asarray(samples), n_classes, 0)
     targets = jnp.tile(jnp.arange(n_classes), n)
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n * n_classes))
-    r = generator.generator_attack(logits_fn, variables, x, targets, keys, cfg)
+    progress = None if note is None else lambda r, k, g: note(f"round {r}/{cfg.max_rounds}: {k}/{g} fooled")
+    r = generator.generator_attack(logits_fn, variables, x, targets, keys, cfg, progress)
     d = distances(r.images, x)
     grid = lambda a: np.asarray(a).reshape(n, n_classes, *np.shape(a)[1:])
     return {"images": grid(r.images), "probs": grid(r.probs), "success": grid(r.success),
@@ -105,6 +144,36 @@ def summarize(att: dict, labels, pgd: dict | None = None) -> dict:
         out["pgd"] = {"success_rate": float(found[other].mean()), "median_min_eps": _median(pgd["min_eps"][found]),
                       "median_l2": _median(pgd["l2"][found])}
     return out
+
+
+def _stats(success, l2, linf) -> dict:
+    won = np.asarray(success, bool)
+    return {"attacks": int(won.size), "successes": int(won.sum()), "success_rate": float(won.mean()),
+            "success_ci": rate_interval(int(won.sum()), won.size),
+            "median_l2": _median(l2[won]), "median_l2_ci": median_interval(l2[won]),
+            "median_linf": _median(linf[won]), "median_linf_ci": median_interval(linf[won])}
+
+
+def evaluate_many(att: dict, labels) -> dict:
+    """``attack_pairs`` on many samples, summarised over the other-class pairs, overall and per
+    target class, each with the 95 % intervals of its success rate and median distances."""
+    other = att["targets"] != np.asarray(labels)[:, None]
+    out = _stats(att["success"][other], att["l2"][other], att["linf"][other])
+    out["median_rounds"] = _median(att["rounds"][other & att["success"]])
+    out["per_target"] = {str(j): _stats(att["success"][:, j][other[:, j]], att["l2"][:, j][other[:, j]],
+                                        att["linf"][:, j][other[:, j]])
+                         for j in range(att["targets"].shape[1]) if other[:, j].any()}
+    return out
+
+
+def many_arrays(att: dict, sample_ids, labels) -> dict[str, np.ndarray]:
+    """``attack_pairs``' generators as flat arrays for a ``.npz`` that another framework can check:
+    images [G, H, W, C] float32, samples (test indices), labels, targets, success, probs [G, K]."""
+    n, k = att["targets"].shape
+    flat = lambda a: np.asarray(a).reshape(n * k, *np.shape(a)[2:])
+    return {"images": flat(att["images"]).astype(np.float32), "samples": np.repeat(np.asarray(sample_ids), k),
+            "labels": np.repeat(np.asarray(labels), k), "targets": flat(att["targets"]),
+            "success": flat(att["success"]), "probs": flat(att["probs"]).astype(np.float32)}
 
 
 def pair_records(att: dict, labels, sample_ids, pgd: dict | None = None) -> list[dict]:

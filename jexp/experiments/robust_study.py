@@ -45,6 +45,28 @@ class RobustStudyConfig(generator.AttackConfig):
     samples: tuple[int, ...] = ()             # test indices for the generator attack; empty: drawn
     n_samples: int = 5                         # images the generators attack (one per class)
     min_confidence: float = 0.9                # their required confidence under both models
+    n_many: int = 20                           # test images × every target in the generators' larger evaluation (0: off)
+    model_from: str = ""                       # an earlier run's folder: re-evaluate its robust model, no training
+
+
+TRAINING_KEYS = ("seed", "epochs", "batch_size", "lr", "weight_decay", "train_size", "eps", "alpha", "train_steps",
+                 "warmup_epochs", "select_size", "select_steps")
+
+
+def _earlier_run(cfg, name: str, net) -> dict:
+    """The robust model of the earlier run in ``cfg.model_from`` (its training settings must be
+    these): its weights, its training history and record, and who trained it."""
+    folder, saved, old = base.earlier_run(name, cfg, "model_from", TRAINING_KEYS)
+    restored = checkpoint.restore_latest(folder / "robust.orbax", nets.init(net, jax.random.key(0)))
+    if restored is None:
+        raise base.UsageError(f"--model_from={folder}: no robust.orbax there")
+    _, (params, state), _ = restored
+    training = old["training"]
+    history = {k: np.array([np.nan if v is None else v for v in vals], np.float32) for k, vals in training["history"].items()}
+    history.setdefault("test_loss", np.full_like(history["test_acc"], np.nan))  # runs before 2026-12 kept none: no curve
+    return {"params": params, "state": state, "history": history, "training": training,
+            "trained_by": training.get("trained_by") or f"an earlier run with the same training settings ({folder}, "
+                                                         f"code {saved.get('code', '?')}, jax {saved.get('jax')})"}
 
 
 def _method(steps: int) -> str:
@@ -68,11 +90,15 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: datasets.Dataset, made_by: str, a
                                        steps=cfg.select_steps)[-1].mean())
     adversary = pgd.linf_training(cfg.eps, cfg.train_steps, cfg.alpha,
                                   warmup=cfg.warmup_epochs * (len(tr.y) // cfg.batch_size))
-    params, state, history = train.fit_net(
-        net, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        augment=augment, adversary=adversary, ckpt_dir=ctx.checkpoints("robust"),
-        progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"),
-        keep_best=pgd_check if cfg.select_size else None)
+    earlier = _earlier_run(cfg, ctx.name, net) if cfg.model_from else None
+    if earlier is None:
+        params, state, history = train.fit_net(
+            net, d, cfg.epochs, seed=cfg.seed, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+            augment=augment, adversary=adversary, ckpt_dir=ctx.checkpoints("robust"),
+            progress=ctx.progress(cfg.epochs, f"{ctx.name}/adversarial training"),
+            keep_best=pgd_check if cfg.select_size else None)
+    else:
+        params, state, history = earlier["params"], earlier["state"], earlier["history"]
     keras_h5.save(ctx.out.path("robust.h5"), net, params, state)
     checkpoint.save(ctx.out.path("robust.orbax"), cfg.epochs, (params, state))
     models = {"standard": standard, "robust": nets.classifier(net, params, state)}
@@ -80,12 +106,12 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: datasets.Dataset, made_by: str, a
     probs = {n: evaluate.batched(nets.probabilities(f, v), ds.test.x, 500)
              for n, (f, v) in models.items()}
     ex, ey = ds.test.x[:cfg.eval_size], ds.test.y[:cfg.eval_size]
-    bar = ctx.progress(10, f"{ctx.name}/evaluation")
+    bar = ctx.progress(2 * (5 + bool(cfg.n_many)), f"{ctx.name}/evaluation")  # per model: 4 robustness phases, the generators
     metrics = {"data": {"train_size": int(len(tr.y)), "test_size": int(len(ds.test.y)), "eval_size": int(len(ey)),
                         "note": data_note},
                "training": {"method": _method(cfg.train_steps), "steps": cfg.train_steps, "eps": cfg.eps,
                             "alpha": cfg.alpha, "warmup_epochs": cfg.warmup_epochs, "epochs": cfg.epochs,
-                            "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc")},
+                            "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_acc", "test_loss")},
                             "selection": None if "select_score" not in history else {
                                 "size": int(len(check_y)), "steps": cfg.select_steps,
                                 "scores": history["select_score"].tolist(),
@@ -94,6 +120,8 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: datasets.Dataset, made_by: str, a
                "standard_net": {"params": nets.count_params(standard[1][0]),
                                 "same_as_robust": nets.without_softmax(standard_net) == net},
                "reference": None if reference is None else {"source": reference[0], "pgd": reference[1]}}
+    if earlier is not None:
+        metrics["training"] = {**earlier["training"], "trained_by": earlier["trained_by"]}
     for i, (name, (f, v)) in enumerate(models.items()):
         other = models["robust" if name == "standard" else "standard"]
         ev = robustness.evaluate(f, v, ex, ey, jax.random.fold_in(rng.key(cfg.seed, "pgd"), i), cfg.eps, steps=cfg.pgd_steps,
@@ -106,13 +134,25 @@ def run(cfg, ctx, *, net: nets.Sequential, ds: datasets.Dataset, made_by: str, a
     ids = base.attack_samples(cfg.samples, rng.key(cfg.seed, "samples"), both, ds.test.y, cfg.n_samples,
                               cfg.min_confidence)
     x, labels = ds.test.x[ids], ds.test.y[ids]
-    metrics.update(samples=ids, labels=labels)
+    many = pairs.pick_many(rng.key(cfg.seed, "many samples"), both, ds.test.y, cfg.n_many) if cfg.n_many else []
+    metrics.update(samples=ids, labels=labels, many_samples=many)
     classes = list(ds.classes)
     for name, (f, v) in models.items():
-        att = pairs.attack_pairs(f, v, x, rng.key(cfg.seed, "attack"), generator.AttackConfig.of(cfg))
+        say = lambda what, name=name: (lambda s: bar.note(f"{name}: {what}, {s}"))
+        att = pairs.attack_pairs(f, v, x, rng.key(cfg.seed, "attack"), generator.AttackConfig.of(cfg),
+                                 note=say("generators"))
         bar.update(1, f"{name}: generators")
         metrics["models"][name]["generator"] = {**pairs.summarize(att, labels),
                                                 "generators": pairs.pair_records(att, labels, ids)}
+        if cfg.n_many:
+            big = pairs.attack_pairs(f, v, ds.test.x[many], rng.key(cfg.seed, "many"), generator.AttackConfig.of(cfg),
+                                     note=say(f"{10 * len(many)} generators"))
+            other = big["targets"] != ds.test.y[many][:, None]
+            broken = (big["success"] & other & (big["linf"] <= cfg.eps)).any(1)  # a change within the ε-ball fools it
+            metrics["models"][name]["generator"]["many"] = {**pairs.evaluate_many(big, ds.test.y[many]),
+                                                            "broken_within_eps": int(broken.sum())}
+            ctx.out.arrays(f"generators_{name}.npz", **pairs.many_arrays(big, many, ds.test.y[many]))
+            bar.update(1, f"{name}: {big['success'].size} generators")
         ctx.out.figure(f"grid_{name}.png", attack_figures.attack_grid(
             x, probs[name][ids], att["images"], att["probs"], att["targets"], att["success"], classes,
             f"{name} model: generator images for every target (title: its prediction)"))
@@ -142,7 +182,9 @@ def results_md(cfg, name: str, m: dict) -> str:
             f"Data: {m['data']['train_size']:,} training images, {m['data']['test_size']:,} test images"
             f"{'; ' + m['data']['note'] if m['data']['note'] else ''}. Standard model: `{cfg.standard}`. "
             f"Robust model: {_network(m)}, {cfg.epochs} epochs of {_training(m['training'], eps)}."
-            f"{_selection(m['training'].get('selection'), cfg)}\n\n"
+            f"{_selection(m['training'].get('selection'), cfg)}"
+            + (f" The robust model was trained by {m['training']['trained_by']}; this run re-evaluated it."
+               if m["training"].get("trained_by") else "") + "\n\n"
             f"Accuracy on the first {m['data']['eval_size']:,} test images under L∞ attacks at ε = {eps} "
             f"(PGD: {cfg.pgd_steps} steps × {cfg.restarts} random restarts; an image counts as robust only if "
             f"every restart fails; transfer: PGD examples made on the other model):\n\n"
@@ -195,7 +237,35 @@ def results_md(cfg, name: str, m: dict) -> str:
         text += (f", and its successful generators move the image "
                  f"{'further' if gr['median_l2'] > gs['median_l2'] else 'less far'} (median L2 "
                  f"{gr['median_l2']:.2f} vs {gs['median_l2']:.2f})")
-    return text + ".\n"
+    text += ".\n"
+    if "many" in gs and "many" in gr:
+        ms, mr = gs["many"], gr["many"]
+        ci = artifacts.with_interval
+        text += (f"\nOn {len(m['many_samples'])} more test images × every target ({10 * len(m['many_samples']):,} generators "
+                 "at once per model; 95 % intervals: success Wilson's, medians from order statistics; the images are in "
+                 "`generators_<model>.npz`):\n\n"
+                 + artifacts.md_table(["model", "attacks", "success % [95 %]", "median L2 [95 %]", "median L∞ [95 %]",
+                                       "median rounds"],
+                                      [[n, f"{e['attacks']}", ci(e["success_rate"], e["success_ci"], ".1f", 100),
+                                        ci(e["median_l2"], e["median_l2_ci"]), ci(e["median_linf"], e["median_linf_ci"], ".3f"),
+                                        _fmt(e["median_rounds"], ".0f")] for n, e in (("standard", ms), ("robust", mr))]))
+        if None not in (ms["median_l2"], mr["median_l2"]):
+            apart = mr["median_l2_ci"] and ms["median_l2_ci"] and mr["median_l2_ci"][0] > ms["median_l2_ci"][1]
+            text += (f"\nThe robust model needs {mr['median_l2'] / ms['median_l2']:.1f}× the standard model's median L2 "
+                     f"change{' (the 95 % intervals do not overlap)' if apart else ' (the 95 % intervals overlap)'}.")
+        n = len(m["many_samples"])
+        k = mr["broken_within_eps"]
+        lo, hi = pairs.rate_interval(k, n)
+        pgd_broken = 1 - ro["pgd"]
+        text += (f" A re-check of the PGD figure: the generators, which minimise L2 and are not bounded in L∞, fool the "
+                 f"robust model within the ε-ball (some target reached with L∞ ≤ {eps}) on {k} of these {n} images "
+                 f"({100 * k / n:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]); PGD-{cfg.pgd_steps}×{cfg.restarts} leaves "
+                 f"{_p(pgd_broken)} % of the first {m['data']['eval_size']:,} test images (clean errors included) fooled "
+                 "within it. " + ("The generators find more, beyond their 95 % interval: the PGD figure overstates the "
+                                  "robustness." if lo > pgd_broken else
+                                  "PGD's share lies at or above the lower end of the generators' 95 % interval: they do "
+                                  "not contradict the PGD figure.") + "\n")
+    return text
 
 
 def _network(m: dict) -> str:

@@ -87,6 +87,14 @@ class Artifacts:
     def text(self, name: str, text: str) -> None:
         write_atomic(self.path(name), text)
 
+    def arrays(self, name: str, **arrays) -> None:
+        """A compressed ``.npz`` of named numpy arrays (``numpy.load`` reads it back)."""
+        import io
+        import numpy as np
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        write_atomic(self.path(name), buf.getvalue())
+
     def figure(self, name: str, fig) -> None:
         import matplotlib.pyplot as plt
         fig.savefig(self.path(name), dpi=110, bbox_inches="tight")
@@ -135,3 +143,12 @@ def pct(mean: float, std: float | None = None, digits: int = 1) -> str:
         return "diverged"
     s = f"{100 * mean:.{digits}f}"
     return s if std is None else f"{s} ± {100 * std:.{digits}f}"
+
+
+def with_interval(value: float | None, interval, fmt: str = ".2f", scale: float = 1.0) -> str:
+    """A figure with its interval, both × ``scale``: 1.234, (1.1, 1.31) -> '1.23 [1.10, 1.31]';
+    '–' for no figure, the figure alone for no interval."""
+    if value is None:
+        return "–"
+    text = format(scale * value, fmt)
+    return text if interval is None else f"{text} [{format(scale * interval[0], fmt)}, {format(scale * interval[1], fmt)}]"

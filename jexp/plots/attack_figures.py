@@ -102,3 +102,32 @@ def accuracy_vs_eps(curves: dict[str, tuple[list, list]], budget: float, title: 
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def per_target(stats: dict[str, dict], title: str, target_rate: float | None = None, target_l2: float | None = None):
+    """Success rate and median L2 per target class with their 95 % intervals, one marker series per
+    model: ``stats`` is {model: pairs.evaluate_many(...)}; the targets dotted where given."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    width = 0.8 / max(len(stats), 1)
+    for m, (name, s) in enumerate(stats.items()):
+        classes = sorted(s["per_target"], key=int)
+        x = np.arange(len(classes)) + (m - (len(stats) - 1) / 2) * width
+        for ax, (key, ci, scale) in zip(axes, (("success_rate", "success_ci", 100), ("median_l2", "median_l2_ci", 1))):
+            rows = [s["per_target"][c] for c in classes]
+            mid = np.array([np.nan if r[key] is None else scale * r[key] for r in rows])
+            lo = np.array([np.nan if r[ci] is None else scale * r[ci][0] for r in rows])
+            hi = np.array([np.nan if r[ci] is None else scale * r[ci][1] for r in rows])
+            ax.errorbar(x, mid, yerr=[np.maximum(mid - lo, 0), np.maximum(hi - mid, 0)], fmt="o", ms=4, capsize=2,
+                        label=name)
+    for ax, label, line in zip(axes, ("success % (95 % interval)", "median L2 of the successes (95 % interval)"),
+                               (None if target_rate is None else 100 * target_rate, target_l2)):
+        ax.set_xticks(np.arange(len(classes)), classes)
+        ax.set_xlabel("target class")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+        if line is not None:
+            ax.axhline(line, color="k", ls=":", lw=0.8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

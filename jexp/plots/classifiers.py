@@ -25,7 +25,8 @@ def net_curves(histories: dict[str, dict], title: str = "learning curves", error
         loss, acc = h[f"{split}_loss"], h[f"{split}_acc"]
         epochs = np.arange(len(acc))
         ax_loss.plot(epochs[1:], h["train_loss"][1:], "--", color=c, label=f"{name} train")
-        ax_loss.plot(epochs, loss, "-", color=c, label=f"{name} {label} (final {loss[-1]:.4g})")
+        if np.isfinite(loss).any():  # a history restored from an older run may lack the evaluated loss
+            ax_loss.plot(epochs, loss, "-", color=c, label=f"{name} {label} (final {loss[-1]:.4g})")
         if not error:
             continue
         ax_acc.plot(epochs[1:], 100 * (1 - np.asarray(h["train_acc"][1:])), "--", color=c, label=f"{name} train")

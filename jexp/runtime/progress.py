@@ -28,6 +28,11 @@ class Progress:
             self.done += n
             self.last = time.perf_counter()
 
+    def note(self, text: str) -> None:
+        """Show ``text`` after the bar now, without a step (news from inside a long phase)."""
+        with self._lock:
+            self.bar.set_postfix_str(text)
+
     @property
     def seconds(self) -> float:
         return self.last - self.started

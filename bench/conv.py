@@ -1,13 +1,15 @@
-"""Benchmark: XLA's convolution vs jexp's im2col convolution (nets.Conv) on CPU, the suite's shapes.
+"""Benchmark: XLA's convolution vs jexp's im2col and Winograd convolutions (jexp.nn.convolution) on CPU.
 
     python bench/conv.py [--steps 2] [--repeats 3]
 
-Why it exists: nets.Conv computes a convolution as one matmul over shifted views, because XLA's
-own convolution was found slow on CPU inside a loop. This measures that claim where it matters
-for the suite: NHWC inputs, HWIO kernels, the layers of architectures.MNIST_CNN and architectures.CIFAR_CNN at batch
-128, forward and gradient (w.r.t. kernel and input) ``--steps`` times inside one ``lax.fori_loop``
-(as an epoch runs inside ``lax.scan``). Both versions run in the same process, one after the other,
-compiled first (compile time excluded); the median of ``--repeats`` timings is kept.
+Why it exists: nets.Conv computes a convolution as matmuls (Winograd's F(2×2, 3×3) or im2col, see
+jexp.nn.convolution), because XLA's own convolution was found slow on CPU inside a loop. This
+measures that claim, and which of the two jexp algorithms pays, where it matters for the suite:
+NHWC inputs, HWIO kernels, the layers of architectures.MNIST_CNN, CIFAR_CNN and EMOTION_CNN at
+batch 128, forward and gradient (w.r.t. kernel and input) ``--steps`` times inside one
+``lax.fori_loop`` (as an epoch runs inside ``lax.scan``). All versions run in the same process,
+compiled first (compile time excluded), their timings interleaved; the median of ``--repeats``
+timings is kept. ``chosen`` is what ``convolution.conv2d`` uses for the layer.
 Writes artifacts/bench/conv.json; `jexp report` puts it in the README.
 """
 import argparse
@@ -23,14 +25,18 @@ import jax.numpy as jnp
 from jexp.runtime.machine import cpu_name  # noqa: E402
 
 from jexp.io import artifacts
-from jexp.nn import nets# noqa: E402
+from jexp.nn import convolution  # noqa: E402
 
 # (network, input H×W×C, filters, padding) of every convolution in the two CNNs
 SHAPES = [("MNIST_CNN", (28, 28, 1), 32, "VALID"), ("MNIST_CNN", (26, 26, 32), 32, "VALID"),
           ("MNIST_CNN", (12, 12, 32), 64, "VALID"), ("MNIST_CNN", (10, 10, 64), 64, "VALID"),
           ("CIFAR_CNN", (32, 32, 3), 32, "SAME"), ("CIFAR_CNN", (32, 32, 32), 32, "SAME"),
           ("CIFAR_CNN", (16, 16, 32), 64, "SAME"), ("CIFAR_CNN", (16, 16, 64), 64, "SAME"),
-          ("CIFAR_CNN", (8, 8, 64), 128, "SAME"), ("CIFAR_CNN", (8, 8, 128), 128, "SAME")]
+          ("CIFAR_CNN", (8, 8, 64), 128, "SAME"), ("CIFAR_CNN", (8, 8, 128), 128, "SAME"),
+          ("EMOTION_CNN", (48, 48, 1), 32, "SAME"), ("EMOTION_CNN", (24, 24, 32), 64, "SAME"),
+          ("EMOTION_CNN", (24, 24, 64), 64, "SAME"), ("EMOTION_CNN", (12, 12, 64), 128, "SAME"),
+          ("EMOTION_CNN", (12, 12, 128), 128, "SAME"), ("EMOTION_CNN", (6, 6, 128), 256, "SAME"),
+          ("EMOTION_CNN", (6, 6, 256), 256, "SAME")]
 
 
 def xla_conv(x, kernel, padding):
@@ -38,7 +44,14 @@ def xla_conv(x, kernel, padding):
 
 
 def im2col_conv(x, kernel, padding):
-    return nets.Conv(kernel.shape[-1], (3, 3), padding=padding, use_bias=False).apply({"params": {"kernel": kernel}}, x)
+    return convolution.im2col(x, kernel, (1, 1), padding)
+
+
+def winograd_conv(x, kernel, padding):
+    return convolution.winograd(x, kernel, padding)
+
+
+CONVS = {"xla": xla_conv, "im2col": im2col_conv, "winograd": winograd_conv}
 
 
 def loop(conv, padding, steps):
@@ -58,14 +71,18 @@ def loop(conv, padding, steps):
     return run
 
 
-def timed(fn, *args, repeats):
-    jax.block_until_ready(fn(*args))  # compile
-    times = []
+def timed(fns: dict, *args, repeats) -> dict:
+    """Median seconds of each function, their runs interleaved (so a slower spell of a shared machine
+    falls on all of them)."""
+    for fn in fns.values():
+        jax.block_until_ready(fn(*args))  # compile
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -79,14 +96,18 @@ def main() -> None:
         kx, kk = jax.random.split(jax.random.key(0))
         x = jax.random.normal(kx, (args.batch, h, w, c))
         kernel = jax.random.normal(kk, (3, 3, c, filters)) * 0.1
-        y_xla, y_ours = xla_conv(x, kernel, padding), im2col_conv(x, kernel, padding)
-        err = float(jnp.max(jnp.abs(y_xla - y_ours)) / jnp.max(jnp.abs(y_xla)))
-        t_xla = timed(loop(xla_conv, padding, args.steps), kernel, x, repeats=args.repeats)
-        t_ours = timed(loop(im2col_conv, padding, args.steps), kernel, x, repeats=args.repeats)
-        rows.append({"net": net, "input": [h, w, c], "filters": filters, "padding": padding, "xla_s": t_xla,
-                     "im2col_s": t_ours, "ratio": t_xla / t_ours, "max_rel_diff": err})
-        print(f"{net} {h}x{w}x{c} -> {filters} {padding}: XLA {t_xla:.3f} s, im2col {t_ours:.3f} s, "
-              f"XLA/im2col {t_xla / t_ours:.1f}x (outputs agree to {err:.1e})", flush=True)
+        ys = {name: conv(x, kernel, padding) for name, conv in CONVS.items()}
+        err = max(float(jnp.max(jnp.abs(ys["xla"] - y)) / jnp.max(jnp.abs(ys["xla"]))) for y in ys.values())
+        t = timed({name: loop(conv, padding, args.steps) for name, conv in CONVS.items()}, kernel, x,
+                  repeats=args.repeats)
+        chosen = convolution.algorithm(kernel.shape, (1, 1))
+        rows.append({"net": net, "input": [h, w, c], "filters": filters, "padding": padding, "xla_s": t["xla"],
+                     "im2col_s": t["im2col"], "winograd_s": t["winograd"], "chosen": chosen,
+                     "ratio": t["xla"] / t[chosen], "winograd_vs_im2col": t["im2col"] / t["winograd"],
+                     "max_rel_diff": err})
+        print(f"{net} {h}x{w}x{c} -> {filters} {padding}: XLA {t['xla']:.3f} s, im2col {t['im2col']:.3f} s, "
+              f"Winograd {t['winograd']:.3f} s; chosen {chosen}, XLA/chosen {t['xla'] / t[chosen]:.1f}x "
+              f"(outputs agree to {err:.1e})", flush=True)
     ratios = [r["ratio"] for r in rows]
     cpus = len(os.sched_getaffinity(0))
     out = {"machine": f"{cpu_name()}, {cpus} cores ({jax.default_backend()})",
@@ -95,7 +116,7 @@ def main() -> None:
            "ratio_min": min(ratios), "ratio_median": statistics.median(ratios), "ratio_max": max(ratios)}
     path = Path(__file__).resolve().parents[1] / "artifacts" / "bench" / "conv.json"
     artifacts.write_atomic(path, artifacts.dumps(out))
-    print(f"XLA / im2col over {len(rows)} layers: {min(ratios):.1f}x to {max(ratios):.1f}x "
+    print(f"XLA / chosen over {len(rows)} layers: {min(ratios):.1f}x to {max(ratios):.1f}x "
           f"(median {statistics.median(ratios):.1f}x) -> {path}")
 
 

@@ -14,9 +14,12 @@ before ("warm"). The clock starts when the data are in memory and stops when the
 on the host. Peers train their 9 models one after the other, as the course's notebook does; jexp
 as its grid does (one vmapped program per depth, the programs side by side).
 
-``cnn``, the convolutional path: two epochs of the digit CNN (architectures.MNIST_CNN: BatchNorm, dropout;
-MNIST, batch 128) and of the emotion CNN (architectures.EMOTION_CNN; FER2013 faces, batch 64), AdamW lr 2e-3
-and weight decay 1e-4, no augmentation, then the test accuracy. The peers' Keras model is jexp's own
+``cnn``, the convolutional path: the digit CNN (architectures.MNIST_CNN: BatchNorm, dropout; all 60,000
+MNIST training images, batch 128, 2 epochs) and the emotion CNN (architectures.EMOTION_CNN; all 28,709
+FER2013 Training faces, batch 64, 3 epochs), AdamW lr 2e-3 and weight decay 1e-4, no augmentation, then
+the accuracy on the evaluated split (MNIST test; FER2013 PublicTest). An entry must reach the stated
+accuracy (MNIST_CNN ≥ 98 %, EMOTION_CNN ≥ 50 %) to be ranked: one that does not is marked "did not
+learn", so that nobody wins by doing less. The peers' Keras model is jexp's own
 .h5 export loaded by Keras (the same layers by construction); PyTorch's is built from the same layer
 list. Every entry scores the test set after every epoch (jexp does, also before the first).
 Reported: training examples per second of epoch 1 (compilation included) and epoch 2 (steady
@@ -37,8 +40,9 @@ import tempfile
 import textwrap
 
 MLP = dict(depths=(5, 20, 40), activations=("relu", "tanh", "sigmoid"), epochs=3, batch=32, lr=0.01, width=32)
-CNN = {"MNIST_CNN": dict(dataset="mnist", batch=128), "EMOTION_CNN": dict(dataset="fer2013", batch=64)}
-CNN_SETTINGS = dict(epochs=2, lr=2e-3, weight_decay=1e-4)
+CNN = {"MNIST_CNN": dict(dataset="mnist", batch=128, epochs=2, split="test", target=0.98),
+       "EMOTION_CNN": dict(dataset="fer2013", batch=64, epochs=3, split="PublicTest", target=0.50)}
+CNN_SETTINGS = dict(lr=2e-3, weight_decay=1e-4)
 
 PRELUDE = """
 import json, os, sys, time
@@ -126,13 +130,13 @@ done(seconds=time.perf_counter() - t0, acc=acc)
 CNN_DATA = """
 from jexp.data import datasets, fer2013, mnist
 from jexp.nn import architectures, nets
-net = getattr(nets, W["net"])
+net = getattr(architectures, W["net"])
 if W["dataset"] == "mnist":
     ds = mnist.load("mnist", W["data_dir"])
     train_split, test_split = ds.train, ds.test
 else:
     faces = fer2013.load(W["data_dir"])
-    train_split, test_split = faces.train, faces.test
+    train_split, test_split = faces.train, faces.val  # PublicTest
 train_split = datasets.subset(train_split, W["images"] or None)
 xtr, ytr, xte, yte = train_split.x, train_split.y, test_split.x, test_split.y
 bs, n = W["batch"], len(ytr)
@@ -179,10 +183,8 @@ ends = [t0] + Clock.marks
 done(epoch_seconds=[b - a for a, b in zip(ends[:-1], ends[1:])], images=m, acc=acc)
 """
 
-CNN_TORCH = """
+CNN_TORCH_LAYERS = """
 import torch
-torch.manual_seed(0)
-torch.set_num_threads(os.cpu_count())
 def torch_layers(net):
     out, shape = [], net.input_shape
     for layer in net.layers:
@@ -215,6 +217,11 @@ def torch_layers(net):
         if getattr(layer, "activation", None) not in (None, "linear"):
             out.append({"relu": torch.nn.ReLU}[layer.activation]())
     return torch.nn.Sequential(*out)
+"""
+
+CNN_TORCH = CNN_TORCH_LAYERS + """
+torch.manual_seed(0)
+torch.set_num_threads(os.cpu_count())
 model = torch_layers(net)
 to_nchw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
 x, y, xt, yt = to_nchw(xtr), torch.from_numpy(ytr.astype(np.int64)), to_nchw(xte), torch.from_numpy(yte.astype(np.int64))
@@ -337,16 +344,19 @@ def bench_cnn(args, peers) -> dict:
         for name in ["jexp", *peers]:
             r = one("cnn", name, work, PEERS.get(name, (None, {}))[1])
             rates = [r["images"] / s for s in r["epoch_seconds"]]
-            entries[name] = {**r, "examples_per_second": rates}
+            entries[name] = {**r, "examples_per_second": rates, "learned": r["acc"] >= spec["target"]}
             print(f"{net:12s} {LABELS[name].replace(' (cold)', ''):24s} " + "  ".join(
-                f"epoch {i + 1}: {v:7.0f} ex/s" for i, v in enumerate(rates)) + f"   test acc {100 * r['acc']:.2f} %",
+                f"epoch {i + 1}: {v:6.0f} ex/s" for i, v in enumerate(rates))
+                + f"   {spec['split']} acc {100 * r['acc']:.2f} %" + ("" if entries[name]["learned"] else
+                                                                       "  (did not learn: not ranked)"),
                 flush=True)
         for e in entries.values():
             e["speed_vs_jexp"] = [a / b for a, b in zip(e["examples_per_second"], entries["jexp"]["examples_per_second"])]
-        nets[net] = {"dataset": spec["dataset"], "batch": spec["batch"], "images": entries["jexp"]["images"],
+        nets[net] = {"dataset": spec["dataset"], "batch": spec["batch"], "epochs": spec["epochs"],
+                     "split": spec["split"], "target": spec["target"], "images": entries["jexp"]["images"],
                      "entries": entries}
-    return {"epochs": CNN_SETTINGS["epochs"], "work": f"{CNN_SETTINGS['epochs']} epochs of AdamW (lr {CNN_SETTINGS['lr']}, weight decay "
-            f"{CNN_SETTINGS['weight_decay']}), no augmentation", "nets": nets}
+    return {"work": f"AdamW (lr {CNN_SETTINGS['lr']}, weight decay {CNN_SETTINGS['weight_decay']}), no augmentation, "
+                    "all training images", "nets": nets}
 
 
 def main() -> None:

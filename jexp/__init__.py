@@ -14,8 +14,8 @@ The package, from the commands down to the primitives (every import runs that wa
 - ``jexp.plots``: figures by subject: ``studies`` (many runs), ``classifiers`` (one model),
   ``attack_figures``.
 - ``jexp.io``: files other tools read: Keras ``.h5`` models (``keras_h5``) and a run's ``artifacts``.
-- ``jexp.nn``: networks and their training: ``nets`` (Keras-like layer specs), ``architectures``,
-  ``mlp``, ``activations``, ``train`` (a whole epoch in one ``jit``, many runs with ``vmap``),
+- ``jexp.nn``: networks and their training: ``nets`` (Keras-like layer specs), ``convolution``,
+  ``architectures``, ``mlp``, ``activations``, ``train`` (a whole epoch in one ``jit``, many runs with ``vmap``),
   ``grid``, ``augment``, ``checkpoint``, ``gradients``, ``evaluate``, ``embedding``; the numpy-only
   ``numpy_mlp`` and ``toy``; ``sequence_mlp``; ``theory``.
 - ``jexp.data``: data sets in their original formats: ``files`` (verified files and downloads),

@@ -65,17 +65,32 @@ def test_the_side_by_side_table_gives_ratios_and_verdicts_from_its_figures(tmp_p
     assert "**behind** Keras 3 on JAX" in text and "ahead of PyTorch, eager" in text
 
 
-def test_the_cnn_comparison_names_a_faster_peer(tmp_path):
-    def entry(rate):
-        return {"examples_per_second": [rate / 2, rate], "speed_vs_jexp": [1.0, rate / 100.0], "acc": 0.9}
-    b = {"work": "2 epochs", "machine": "2-core CPU (X)", "nets": {"MNIST_CNN": {
-        "dataset": "mnist", "batch": 128, "images": 59904,
-        "entries": {"jexp": entry(100.0), "keras-tf": entry(150.0), "torch": entry(50.0)}}}}
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "peers_cnn.json").write_text(json.dumps(b))
-    text = speed.peers_cnn(tmp_path)
-    assert "| `MNIST_CNN` | Keras 3 on TensorFlow (the course's stack) | 75 | 150 | 1.50× | 90.00 |" in text
-    assert "`MNIST_CNN`: jexp is **behind** Keras 3 on TensorFlow (the course's stack) in epoch 2." in text
+def test_the_cnn_comparison_ranks_only_entries_that_learned(tmp_path):
+    def entry(rate, acc=0.99):
+        return {"examples_per_second": [rate / 2, rate], "speed_vs_jexp": [rate / 2 / 50.0, rate / 100.0], "acc": acc}
+
+    def render(entries):
+        b = {"work": "AdamW", "machine": "2-core CPU (X)", "nets": {"MNIST_CNN": {
+            "dataset": "mnist", "batch": 128, "images": 59904, "epochs": 2, "split": "test", "target": 0.98,
+            "entries": entries}}}
+        (tmp_path / "bench").mkdir(exist_ok=True)
+        (tmp_path / "bench" / "peers_cnn.json").write_text(json.dumps(b))
+        return speed.peers_cnn(tmp_path)
+
+    text = render({"jexp": entry(100.0), "keras-tf": entry(150.0), "torch": entry(50.0)})
+    assert "| `MNIST_CNN` | Keras 3 on TensorFlow (the course's stack) | 75 | 150 | 1.50× | 1.50× | 99.00 |" in text
+    assert ("`MNIST_CNN` (≥ 98 % test after 2 epochs): jexp is **behind** Keras 3 on TensorFlow (the course's stack) "
+            "in the last epoch, and behind Keras 3 on TensorFlow (the course's stack) in epoch 1") in text
+    # a faster peer that did not reach the target is marked and not ranked
+    text = render({"jexp": entry(100.0), "keras-tf": entry(150.0, acc=0.5), "torch": entry(50.0)})
+    assert "| 50.00 (did not learn: not ranked) |" in text
+    assert "jexp is ahead of every peer that learned in the last epoch, and in epoch 1" in text
+    assert "Keras 3 on TensorFlow (the course's stack) did not reach the target and is not ranked" in text
+    text = render({"jexp": entry(100.0), "torch": entry(120.0, acc=0.5)})
+    assert "only jexp reached the target, so no peer is ranked; the fastest of them in the last epoch, PyTorch" in text
+    assert "ran at 1.20× jexp's speed to 50.00 %" in text
+    text = render({"jexp": entry(100.0, acc=0.1135), "torch": entry(50.0)})
+    assert "jexp itself **did not reach** its target" in text and "ahead" not in text
 
 
 def _profile_grid(tmp_path, step_ms: float, compile_s: float, lone_us: float = 3.0) -> None:
@@ -113,7 +128,16 @@ def test_the_cnn_profile_gives_each_kind_its_share_of_the_step(tmp_path):
                                                                      "rows": rows}))
     text = speed.profile_cnn(tmp_path)
     assert "| `MNIST_CNN` | 128 | 160 | 800 | 100 (54 %) | 30 (16 %) | 50 (27 %) | 4 (2 %) | 80 |" in text
-    assert "Matmuls take 54 % for `MNIST_CNN` of the kernel time" in text and "16 % for `MNIST_CNN`." in text
+    assert "Matmuls take 54 % for `MNIST_CNN` of the kernel time" in text and "(concatenations) 16 % for `MNIST_CNN`;" in text
+    assert "PyTorch" not in text
+    rows[0]["torch_step_ms"] = 200.0
+    (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
+                                                                     "rows": rows}))
+    assert "takes 200 ms: jexp's step is 1.25× as fast" in speed.profile_cnn(tmp_path)
+    rows[0]["torch_step_ms"] = 128.0
+    (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
+                                                                     "rows": rows}))
+    assert "jexp's step is **1.25× slower**" in speed.profile_cnn(tmp_path)
 
 
 def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):
@@ -157,3 +181,20 @@ def test_the_attack_benchmark_runs_end_to_end_on_tiny_inputs(fake_data_dir, tmp_
     assert b["generators"] == 10 and 10 <= b["rounds_total"] <= 20 and b["sequential_generators_timed"] == 2
     assert b["keras_generators_timed"] == 1 and b["keras_s"] > 0 and b["speedup_vs_keras"] == b["keras_s"] / b["vmapped_s"]
     assert speed.generator_attack(tmp_path).startswith("- Generator attack, 10 MNIST generators × at most 2 rounds each")
+
+
+def test_the_convolution_line_names_the_algorithm_picked_and_winograd_gain(tmp_path):
+    (tmp_path / "bench").mkdir()
+    rows = [{"net": "EMOTION_CNN", "chosen": "im2col", "winograd_vs_im2col": 0.5, "max_rel_diff": 1e-7},
+            {"net": "EMOTION_CNN", "chosen": "winograd", "winograd_vs_im2col": 1.2, "max_rel_diff": 2e-7},
+            {"net": "MNIST_CNN", "chosen": "winograd", "winograd_vs_im2col": 1.6, "max_rel_diff": 3e-7}]
+    b = {"machine": "X, 2 cores (cpu)", "steps": 2, "batch": 128, "layers": rows,
+         "ratio_min": 2.0, "ratio_max": 100.0, "ratio_median": 40.0}
+    (tmp_path / "bench" / "conv.json").write_text(json.dumps(b))
+    text = speed.convolution(tmp_path)
+    assert "**2× to 100× longer (median 40×)** than the algorithm jexp picks; outputs agree to 3e-07" in text
+    assert "picked for the 2 3×3 layers over ≥ 8 channels, runs 1.20× to 1.60× as fast as im2col" in text
+    for r in rows:
+        del r["chosen"]
+    (tmp_path / "bench" / "conv.json").write_text(json.dumps(b))
+    assert "than im2col (recorded before the Winograd convolution)" in speed.convolution(tmp_path)

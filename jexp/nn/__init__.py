@@ -1,7 +1,8 @@
 """Networks and their training, as pure functions.
 
 ``nets`` builds ``Sequential`` linen models from Keras-like layer specs (and a trained net as a
-classifier function); ``architectures`` holds the suite's networks; ``mlp`` the MLP studies' model
+classifier function), its convolutions computed by ``convolution`` (Winograd F(2×2, 3×3) and im2col
+as matmuls); ``architectures`` holds the suite's networks; ``mlp`` the MLP studies' model
 (several activations in one program); ``activations`` (LeCun's among them). ``train`` trains a whole
 epoch inside one ``jit`` and many runs at once with ``vmap``; ``grid`` trains every (depth,
 activation, seed) of an MLP study; ``augment`` distorts batches on device; ``checkpoint`` saves and

@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jexp.nn import activations
+from jexp.nn import activations, convolution
 
 Pair = Union[int, tuple]
 
@@ -146,17 +146,12 @@ def layer_names(layers) -> list[str]:
 glorot = nn.initializers.glorot_uniform()
 
 
-def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return total // 2, total - total // 2
-
-
 class Conv(nn.Module):
-    """2-D convolution (NHWC, kernel HWIO, like Keras) computed as one matmul over stacked shifted
-    views ("im2col"). Same numbers as ``lax.conv``; on CPU inside a loop (an epoch in ``lax.scan``)
-    XLA's convolution and its gradient run far slower than this: bench/conv.py measures it on the
-    suite's layers (artifacts/bench/conv.json, in the README's speed section)."""
+    """2-D convolution (NHWC, kernel HWIO, like Keras) computed as matmuls by
+    ``convolution.conv2d``: Winograd's F(2×2, 3×3) for 3×3 stride-1 layers over ≥ 8 channels, im2col
+    otherwise. Same numbers as ``lax.conv`` up to the order of sums; on CPU inside a loop (an epoch
+    in ``lax.scan``) XLA's convolution and its gradient run far slower: bench/conv.py measures it
+    on the suite's layers (artifacts/bench/conv.json, in the README's speed section)."""
     filters: int
     kernel_size: tuple
     strides: tuple = (1, 1)
@@ -165,13 +160,9 @@ class Conv(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        kh, kw = self.kernel_size
         kernel = self.param("kernel", glorot, (kh, kw, x.shape[-1], self.filters))
-        if self.padding == "SAME":
-            x = jnp.pad(x, ((0, 0), _same_pads(x.shape[1], kh, sh), _same_pads(x.shape[2], kw, sw), (0, 0)))
-        ho, wo = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
-        cols = [x[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw, :] for i in range(kh) for j in range(kw)]
-        y = jnp.concatenate(cols, -1) @ kernel.reshape(-1, self.filters)
+        y = convolution.conv2d(x, kernel, self.strides, self.padding)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.filters,))
         return y

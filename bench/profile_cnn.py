@@ -12,6 +12,9 @@ With PyTorch installed (the ``[bench]`` extra), the same training step of PyTorc
 same layer list as in bench/peers.py, AdamW, training mode) is timed on the same shapes, its epochs
 interleaved with jexp's in one process, so that a slower spell of a shared machine falls on both: the
 step-level comparison without data loading or evaluation.
+The same step with every convolution forced to im2col (``convolution.WINOGRAD_MIN_CHANNELS`` set
+out of reach while it compiles) is timed in the same rounds, so the choice ``convolution.conv2d``
+makes is checked where it matters, on the whole step (``im2col_step_ms``).
 Writes artifacts/bench/profile_cnn.json; `jexp report` puts it in the README.
 """
 import argparse
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jexp.nn import architectures, nets, train
+from jexp.nn import architectures, convolution, nets, train
 from jexp.runtime import profiling
 from jexp.runtime.machine import cpu_name
 
@@ -43,13 +46,21 @@ def profile(name: str, batch: int, steps: int) -> dict:
     trainer = train.Trainer(tx=tx, batch_size=batch, eval_batch_size=batch, grad_stats=False,
                             forward_fn=nets.forward_fn(net))
     state = train.init_runs(trainer, lambda k: nets.init(net, k), [0])
-    epoch = jax.jit(jax.vmap(trainer.epoch, in_axes=(0, None, None))).lower(state, d, jnp.int32(steps)).compile()
+    compile_epoch = lambda: jax.jit(jax.vmap(trainer.epoch, in_axes=(0, None, None))).lower(
+        state, d, jnp.int32(steps)).compile()
+    epoch = compile_epoch()
+    chosen, convolution.WINOGRAD_MIN_CHANNELS = convolution.WINOGRAD_MIN_CHANNELS, 10 ** 9
+    try:
+        im2col_epoch = compile_epoch()
+    finally:
+        convolution.WINOGRAD_MIN_CHANNELS = chosen
     torch_epoch = torch_steps(net, batch, steps)
-    times, torch_times = [], []
+    times, im2col_times, torch_times = [], [], []
     for _ in range(5):
-        t = time.perf_counter()
-        jax.block_until_ready(epoch(state, d, jnp.int32(steps)))
-        times.append(time.perf_counter() - t)
+        for program, out in ((epoch, times), (im2col_epoch, im2col_times)):
+            t = time.perf_counter()
+            jax.block_until_ready(program(state, d, jnp.int32(steps)))
+            out.append(time.perf_counter() - t)
         if torch_epoch is not None:
             t = time.perf_counter()
             torch_epoch()
@@ -61,7 +72,8 @@ def profile(name: str, batch: int, steps: int) -> dict:
     flop = (cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))
     kinds = profiling.by_kind(profiling.kernel_times(epoch, state, d, jnp.int32(steps)))
     torch_ms = {} if not torch_times else {"torch_step_ms": min(torch_times) / steps * 1e3}
-    return {"net": name, "batch": batch, "input": list(shape), "step_ms": step_s * 1e3, **torch_ms,
+    return {"net": name, "batch": batch, "input": list(shape), "step_ms": step_s * 1e3,
+            "im2col_step_ms": min(im2col_times) / steps * 1e3, **torch_ms,
             "examples_per_second": batch / step_s, "flop": flop,
             "kind_ms": {k: v / steps * 1e3 for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}}
 
@@ -104,7 +116,8 @@ def main() -> None:
         r = profile(name, batch, args.steps)
         rows.append(r)
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r["kind_ms"].items())
-        vs = f", PyTorch {r['torch_step_ms']:.1f} ms" if "torch_step_ms" in r else ""
+        vs = f", all-im2col {r['im2col_step_ms']:.1f} ms"
+        vs += f", PyTorch {r['torch_step_ms']:.1f} ms" if "torch_step_ms" in r else ""
         print(f"{name}: step {r['step_ms']:.1f} ms ({r['examples_per_second']:.0f} examples/s){vs}, "
               f"{r['flop'] / 1e9:.2f} GFLOP; kernels ms per step: {parts}", flush=True)
     result = {"machine": f"{os.cpu_count()}-core CPU ({cpu_name()})", "jax": jax.__version__, "steps": args.steps,

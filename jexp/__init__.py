@@ -16,7 +16,7 @@ The package, from the commands down to the primitives (every import runs that wa
 - ``jexp.io``: files other tools read: Keras ``.h5`` models (``keras_h5``) and a run's ``artifacts``.
 - ``jexp.nn``: networks and their training: ``nets`` (Keras-like layer specs), ``convolution``,
   ``architectures``, ``mlp``, ``activations``, ``train`` (a whole epoch in one ``jit``, many runs with ``vmap``),
-  ``grid``, ``augment``, ``checkpoint``, ``gradients``, ``evaluate``, ``embedding``; the numpy-only
+  ``grid``, ``augment``, ``checkpoint``, ``gradients``, ``evaluate``, ``calibration``, ``embedding``; the numpy-only
   ``numpy_mlp`` and ``toy``; ``sequence_mlp``; ``theory``.
 - ``jexp.data``: data sets in their original formats: ``files`` (verified files and downloads),
   ``datasets`` (the splits every reader returns), ``mnist`` (IDX), ``cifar10``, ``svhn_mat``,

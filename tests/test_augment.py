@@ -43,3 +43,45 @@ def test_face_augment_crops_flips_and_is_the_identity_when_switched_off():
     assert y.shape == (6, 40, 40, 1) and float(y.min()) >= 0 and float(y.max()) <= 1
     np.testing.assert_array_equal(y, aug(jax.random.key(3), x))
     assert not np.array_equal(y, aug(jax.random.key(4), x))
+
+
+def _bar(width: int = 3) -> np.ndarray:
+    """A thin upright stroke: 20 rows tall, ``width`` columns wide, centred in a 28×28 frame."""
+    x = np.zeros((28, 28, 1), np.float32)
+    x[4:24, 14 - width // 2:14 - width // 2 + width] = 1.0
+    return x
+
+
+def _extent(image, axis: int) -> int:
+    ink = np.asarray(image)[..., 0] > 0.25
+    span = np.nonzero(ink.any(axis))[0]
+    return int(span[-1] - span[0] + 1) if len(span) else 0
+
+
+QUIET = dict(rotate_deg=0, scale=(1, 1), aspect=0, shear=0, translate=0, elastic_prob=0, thickness_prob=0,
+             lowres_prob=0, blur_prob=0, gamma=(1, 1), noise_prob=0)
+
+
+def test_fill_stretches_the_short_side_towards_the_long_one_and_is_off_by_default():
+    x = np.stack([_bar()] * 64)
+    y = augment.Augment(**QUIET, fill_prob=1.0)(jax.random.key(0), x)
+    widths = [_extent(im, 0) for im in y]
+    heights = [_extent(im, 1) for im in y]
+    assert min(widths) >= 3 and max(widths) >= 18  # about a third fill the square: 20 columns
+    assert all(abs(h - 20) <= 1 for h in heights)  # the long side keeps its length
+    assert sum(w > 4 for w in widths) > 32  # f is drawn in [0, 1.5]: most images are stretched
+    np.testing.assert_array_equal(augment.Augment(**QUIET)(jax.random.key(0), x), augment.Augment(
+        **QUIET, fill_prob=0.0)(jax.random.key(0), x))
+    np.testing.assert_allclose(augment.Augment(**QUIET)(jax.random.key(0), x), x, atol=1e-5)
+
+
+def test_binarise_gives_black_and_white_and_a_second_dilation_thickens_further():
+    x = jax.random.uniform(jax.random.key(0), (16, 28, 28, 1))
+    y = np.asarray(augment.Augment(**QUIET, binarise_prob=1.0)(jax.random.key(1), x))
+    assert set(np.unique(y)) <= {0.0, 1.0} and 0 < y.mean() < 1
+    dot = np.zeros((64, 28, 28, 1), np.float32)
+    dot[:, 14, 14] = 1.0
+    one = augment.Augment(**{**QUIET, "thickness_prob": 1.0})(jax.random.key(2), dot)
+    two = augment.Augment(**{**QUIET, "thickness_prob": 1.0, "thickness_max": 2.0})(jax.random.key(2), dot)
+    assert max(_extent(im, 0) for im in one) == 3  # one 3×3 dilation at most
+    assert max(_extent(im, 0) for im in two) == 5  # up to two

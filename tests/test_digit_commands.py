@@ -11,11 +11,11 @@ from jexp.nn import nets
 from test_digit_pictures import frame_filling_zero, seven
 
 
-def bar_model(tmp_path):
+def bar_model(tmp_path, metadata=None):
     """A random linear digit model saved as .h5: enough to check the commands' plumbing."""
     net = nets.Sequential((28, 28, 1), (nets.Flatten(), nets.Dense(10)))
     params, _ = nets.init(net, jax.random.key(0))
-    return keras_h5.save(tmp_path / "bars.h5", net, params)
+    return keras_h5.save(tmp_path / "bars.h5", net, params, metadata=metadata)
 
 
 def test_predict_digit_prints_digit_and_confidence(tmp_path, capsys):
@@ -26,9 +26,36 @@ def test_predict_digit_prints_digit_and_confidence(tmp_path, capsys):
     cv2.imwrite(str(jpg), np.stack([seven()] * 3, -1))
     code = commands.main(["predict-digit", str(good), str(jpg), f"--model={model}"])
     out, err = capsys.readouterr()
-    assert code == 0 and err == ""
+    assert code == 0 and "not calibrated" in err and err.count("\n") == 1  # a model without a temperature
     lines = out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"{good}: ") and lines[0].endswith("%)")
+    assert "calibrated" not in out and "unsure" not in out  # no threshold without a calibration
+
+
+def test_predict_digit_calibrated_confidence_and_its_flags(tmp_path, capsys):
+    good = tmp_path / "seven.png"
+    cv2.imwrite(str(good), seven())  # dark ink on white paper
+    model = bar_model(tmp_path, {"temperature": 1.0, "unsure_below": 0.0})
+    assert commands.main(["predict-digit", str(good), f"--model={model}"]) == 0
+    sure, err = capsys.readouterr()
+    assert err == "" and "(calibrated confidence " in sure and "[" not in sure
+    model = bar_model(tmp_path, {"temperature": 50.0, "unsure_below": 0.9})  # softened: every answer unsure
+    assert commands.main(["predict-digit", str(good), f"--model={model}"]) == 0
+    unsure = capsys.readouterr().out
+    assert "[unsure: under 90%, next best " in unsure
+    p = float(unsure.split("confidence ")[1].split("%")[0])
+    assert p < float(sure.split("confidence ")[1].split("%")[0]) and p < 20  # T = 50 brings it towards 10 %
+    # the same digit either way: a temperature never changes the answer
+    assert unsure.split(": ")[1].split(" ")[0] == sure.split(": ")[1].split(" ")[0]
+    # the stated polarity contradicts the picture: flagged, read as stated
+    assert commands.main(["predict-digit", str(good), f"--model={model}", "--ink=high"]) == 0
+    out = capsys.readouterr().out
+    assert "--ink=high was given, but the picture looks like dark ink on light paper" in out
+    assert commands.main(["predict-digit", str(good), f"--model={model}", "--ink=low"]) == 0
+    assert "was given" not in capsys.readouterr().out
+    bad = bar_model(tmp_path, {"temperature": -1})
+    assert commands.main(["predict-digit", str(good), f"--model={bad}"]) == 1
+    assert "not a positive number" in capsys.readouterr().err
 
 
 def test_predict_digit_reports_each_bad_file_and_exits_1(tmp_path, capsys):
@@ -41,7 +68,8 @@ def test_predict_digit_reports_each_bad_file_and_exits_1(tmp_path, capsys):
                           "--model", str(model)])
     out, err = capsys.readouterr()
     assert code == 1 and out.count("\n") == 1
-    assert err.count("\n") == 3 and "not an image" in err and "no ink" in err and "no such file" in err
+    errors = [line for line in err.splitlines() if line.startswith("jexp: error: ")]
+    assert len(errors) == 3 and "not an image" in err and "no ink" in err and "no such file" in err
 
 
 def test_eval_digits_accuracy_and_confusion(tmp_path, capsys):
@@ -59,6 +87,14 @@ def test_eval_digits_accuracy_and_confusion(tmp_path, capsys):
     import json
     saved = json.loads((tmp_path / "eval_digits" / "set__bars.json").read_text())
     assert np.sum(saved["confusion"]) == 20 and saved["n"] == 20
+    assert saved["temperature"] is None and "confidence: not calibrated" in out
+    model = bar_model(tmp_path, {"temperature": 2.0, "unsure_below": 0.5})
+    assert commands.main(["eval-digits", "--npz", str(tmp_path / "set.npz"), "--model", str(model),
+                          f"--out={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "eval_digits" / "set__bars.json").read_text())
+    assert "calibrated confidence (T = 2.000)" in out and saved["temperature"] == 2.0
+    assert saved["confidence"]["n"] == 20 and 0 <= saved["confidence"]["ece"] <= 1
 
 
 @pytest.mark.parametrize("case, message", [

@@ -31,3 +31,37 @@ def test_frame_filling_set_touches_the_border_and_is_binary():
         assert (rows[0], rows[-1]) == (0, 15) or (cols[0], cols[-1]) == (0, 15)  # no margin on the long side
         x = digit_pictures.preprocess(im, "high")
         np.testing.assert_allclose(centre_of_mass(x), (14.0, 14.0), atol=0.15)
+
+
+def _upright_one(width: int = 3) -> np.ndarray:
+    im = np.zeros((28, 28), np.uint8)
+    im[4:24, 13:13 + width] = 255
+    im[4:7, 10:13] = 255  # the flag, so that the stroke is not a plain bar
+    return im
+
+
+def test_scanned_stretches_to_fill_the_box_and_binarises():
+    rng = np.random.default_rng(0)
+    ones = np.stack([_upright_one()] * 3)
+    for im in digit_sets.scanned(ones, rng, pens=(1,)):  # aspect ignored: the ink spans both sides
+        assert im.shape == (16, 16) and set(np.unique(im)) <= {0, 255}
+        ink = im > 0
+        assert ink[:, 0].any() and ink[:, -1].any() and ink[0].any() and ink[-1].any()
+    for im in digit_sets.scanned(ones, rng, stretch=False, binarise=False, pens=(1,)):  # aspect kept: narrow
+        cols = np.nonzero((im > 127).any(0))[0]
+        assert cols[-1] - cols[0] + 1 <= 6 and (im > 127).any(1).sum() == 16
+    assert {base for base, _ in digit_sets.PROPERTIES.values()} == {"mnist", "fonts"}
+
+
+def test_build_leaves_out_pictures_it_cannot_read_and_says_how_many():
+    from jexp.data import datasets
+    x = np.zeros((12, 28, 28, 1), np.float32)
+    for i in range(12):
+        x[i, ..., 0] = (255 - seven(28, 28, 3)) / 255.0
+    x[::3] = 0.0
+    x[::3, 4:24, 12:16] = 1.0  # a plain bar: stretched to its box, one solid block of ink, no digit
+    sets, unreadable = digit_sets.build(datasets.Split(x, np.arange(12) % 10), 0, (16,), 12, 1)
+    assert "optdigits" not in sets and unreadable["mnist_boxfill"] == 4
+    assert len(sets["mnist_boxfill"][1]) == 8 and unreadable["mnist_16px"] == 0
+    props, none = digit_sets.properties(datasets.Split(x, np.arange(12) % 10), 0, 12, 1)
+    assert set(props) == set(digit_sets.PROPERTIES) and none["16 px, aspect kept"] == 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from jexp.cli import commands
+from jexp.data import digit_sets
 from jexp.io import keras_h5
 from jexp.nn import evaluate
 
@@ -15,8 +16,17 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     folder = out / "digits" / "quick"
     import json
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert set(metrics) == {"mnist_test_size", "sets", "mlp", "digits"} and "optdigits" not in metrics["sets"]
-    assert {"fonts", "mnist_framefill", "mnist_8px"} <= set(metrics["sets"])
+    assert set(metrics) == {"mnist_test_size", "train_count", "val_size", "sets", "unreadable", "val_sets", "mlp",
+                            "digits"} and "optdigits" not in metrics["sets"]
+    assert {"fonts", "mnist_framefill", "mnist_boxfill", "mnist_8px"} <= set(metrics["sets"])
+    # the validation split is held out of training: of the 320 synthetic training digits, 128
+    assert (metrics["train_count"], metrics["val_size"]) == (320 - 128, 128)
+    assert metrics["val_sets"]["MNIST validation (as is)"] == 128 and "optdigits" not in metrics["val_sets"]
+    cal = metrics["digits"]["calibration"]
+    assert cal["temperature"] > 0 and set(cal["sets"]) == {"MNIST test (as is)", *metrics["sets"]}
+    assert set(metrics["digits"]["properties"]) == set(digit_sets.PROPERTIES)
+    # the temperature travels with the model, for predict-digit
+    assert keras_h5.metadata(folder / "digits.h5")["temperature"] == cal["temperature"]
     assert len(metrics["digits"]["history"]["test_acc"]) == 2
     from jexp.data import datasets, mnist
     test = datasets.subset(mnist.load("mnist", fake_data_dir).test, 256)
@@ -30,7 +40,8 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
         net, params, state = keras_h5.load(folder / f"{name}.h5")
         assert net.input_shape == (28, 28, 1) and (folder / f"{name}.orbax").is_dir()
     assert commands.main(["predict-digit", str(folder / "ood_examples.png"), f"--model={folder / 'digits.h5'}"]) == 0
-    assert {p.name for p in folder.glob("*.png")} >= {"learning_curves.png", "ood_accuracy.png", "ood_examples.png"}
+    assert {p.name for p in folder.glob("*.png")} >= {"learning_curves.png", "ood_accuracy.png", "ood_examples.png",
+                                                      "reliability.png"}
     assert (folder / "results.md").read_text().startswith("# digits")
     # --models_from: the same models evaluated again, not retrained; other training settings are refused
     import shutil

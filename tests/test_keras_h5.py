@@ -319,3 +319,18 @@ def test_keras3_reads_keras2_files_and_our_rewrites_alike(tmp_path, name):
     for path in (FIXTURES / name, ours):
         got = keras.models.load_model(path, compile=False).predict(io["x"], verbose=0)
         assert np.max(np.abs(got - io[KERAS2_FILES[name]])) <= 1e-5
+
+
+def test_metadata_travels_in_the_file_and_keras_ignores_it(tmp_path):
+    import h5py
+    params, state = random_model(MLP)
+    path = keras_h5.save(tmp_path / "m.h5", MLP, params, state, metadata={"temperature": 1.25, "unsure_below": 0.9})
+    assert keras_h5.metadata(path) == {"temperature": 1.25, "unsure_below": 0.9}
+    x = inputs(MLP)
+    model = keras.models.load_model(path, compile=False)
+    assert np.max(np.abs(model.predict(x, verbose=0) - np.asarray(jax.nn.softmax(nets.apply(MLP, params, state, x))))) <= 1e-5
+    assert keras_h5.metadata(keras_h5.save(tmp_path / "plain.h5", MLP, params, state)) == {}
+    with h5py.File(path, "a") as f:
+        f.attrs[keras_h5.METADATA] = "{not json"
+    with pytest.raises(keras_h5.KerasFileError, match="not JSON"):
+        keras_h5.metadata(path)

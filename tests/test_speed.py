@@ -138,6 +138,17 @@ def test_the_cnn_profile_gives_each_kind_its_share_of_the_step(tmp_path):
     (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
                                                                      "rows": rows}))
     assert "jexp's step is **1.25× slower**" in speed.profile_cnn(tmp_path)
+    rows[0]["im2col_step_ms"] = 200.0  # the same step with every convolution forced to im2col
+    (tmp_path / "bench" / "profile_cnn.json").write_text(json.dumps({"machine": "2-core CPU (X)", "steps": 20,
+                                                                     "rows": rows}))
+    assert "takes 200 ms (timed in the same rounds): `convolution.conv2d`'s choice is 1.25× as fast" in \
+        speed.profile_cnn(tmp_path)
+    # another machine's matmul rate is not this one's
+    peers = {"machine": "2-core CPU (Y)", "matmul_gflops": 99.0}
+    (tmp_path / "bench" / "peers.json").write_text(json.dumps(peers))
+    assert "99 GFLOP/s" not in speed.profile_cnn(tmp_path)
+    (tmp_path / "bench" / "peers.json").write_text(json.dumps({**peers, "machine": "2-core CPU (X)"}))
+    assert "this machine's large fp32 matmul runs at 99 GFLOP/s" in speed.profile_cnn(tmp_path)
 
 
 def test_the_time_table_reads_each_runs_timing_and_names_the_untimed(tmp_path):

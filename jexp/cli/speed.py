@@ -219,9 +219,14 @@ def profile_cnn(root: Path) -> str:
              f"{', '.join(share(r, 'concatenate') for r in b['rows'])}; the other fused loops hold BatchNorm, the "
              "activations, pooling, the optimiser and Winograd's input and output transforms"]
     p = _recorded(root, "peers.json")
-    if p and "matmul_gflops" in p:
+    if p and "matmul_gflops" in p and p.get("machine") == b["machine"]:  # the rate of that machine only
         notes.append(f"this machine's large fp32 matmul runs at {p['matmul_gflops']:.0f} GFLOP/s")
     for r in b["rows"]:
+        if "im2col_step_ms" in r:
+            gain = r["im2col_step_ms"] / r["step_ms"]
+            notes.append(f"with every convolution forced to im2col, the same step of `{r['net']}` takes "
+                         f"{r['im2col_step_ms']:.0f} ms (timed in the same rounds): `convolution.conv2d`'s choice is "
+                         + (f"{gain:.2f}× as fast" if gain >= 1 else f"**{1 / gain:.2f}× slower** than im2col alone"))
         if "torch_step_ms" in r:
             ratio = r["torch_step_ms"] / r["step_ms"]
             notes.append(f"PyTorch's step of `{r['net']}`, timed interleaved in the same process, takes "

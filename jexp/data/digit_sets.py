@@ -23,6 +23,11 @@ The sets (all passed through `digit_pictures.preprocess`, as a user's own pictur
 - `mnist_framefill`: MNIST test digits drawn to fill their frame: a pen 0–2 px thicker, cropped
   to the ink with no margin, the long side stretched to 16 px and the short side to 1–2× its own
   scale (at most the frame), thresholded to black and white. Ink touches the border.
+- `mnist_boxfill`: MNIST test digits as a scanner that stretches every digit to fill its box
+  gives them: a pen 0–2 px thicker, cropped to the ink, stretched to 16×16 whatever its aspect
+  ratio (a 1 becomes a wide slanted bar), thresholded at half the ink level to black and white.
+- `fonts_boxfill`: the `fonts` drawings through the same scanner (own pen): a 1 with a flag,
+  stretched to its box, looks like a 7.
 - `fonts`: digits drawn with OpenCV's 8 Hershey fonts (two of them script), upright and italic,
   random stroke width, rotation and shear, rendered at 12–64 px: shapes no MNIST writer made.
 - `optdigits`: UCI optdigits test set (1,797 digits, 8×8 counts of a 32×32 bitmap, 13 writers who
@@ -90,6 +95,63 @@ def frame_filling(images, rng, size: int = 16) -> list[np.ndarray]:
     return out
 
 
+def scanned(images, rng, *, stretch: bool = True, binarise: bool = True, pens=(1, 2, 3), size: int = 16,
+            threshold: float = 0.5) -> list[np.ndarray]:
+    """Digits (uint8, ink high, e.g. MNIST's (N, 28, 28)) through a low-resolution scanner: a pen
+    ``k``×``k`` (``k`` drawn from ``pens``; 1 is the writer's own), cropped to the ink (above half
+    its brightest), resized to ``size`` px (both
+    sides, aspect ignored, with ``stretch``; else the long side, aspect kept, centred), and with
+    ``binarise`` thresholded at ``threshold`` of full ink. ``PROPERTIES`` names one property each."""
+    out = []
+    for im in images:
+        k = int(rng.choice(pens))
+        im = cv2.dilate(im, np.ones((k, k), np.uint8)) if k > 1 else im
+        rows, cols = np.nonzero(im.max(1) > im.max() / 2)[0], np.nonzero(im.max(0) > im.max() / 2)[0]
+        if len(rows):  # else a blank picture, left for preprocess to call unreadable
+            im = im[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        h, w = im.shape
+        hh, ww = (size, size) if stretch else (max(1, round(h * size / max(h, w))), max(1, round(w * size / max(h, w))))
+        im = cv2.resize(im, (ww, hh), interpolation=cv2.INTER_AREA)
+        if binarise:
+            im = np.where(im > threshold * 255, 255, 0).astype(np.uint8)
+        frame = np.zeros((size, size), np.uint8)
+        top, left = (size - hh) // 2, (size - ww) // 2
+        frame[top:top + hh, left:left + ww] = im
+        out.append(frame)
+    return out
+
+
+# one property of a low-resolution scan each (``scanned``'s settings), and all of them, on MNIST test
+# digits (base "mnist"); then Hershey-font digits (base "fonts"), whose 1 has a flag, as MNIST's 1s
+# mostly do not: which property costs a recogniser its accuracy, and on which digits
+PROPERTIES = {
+    "16 px, aspect kept": ("mnist", dict(stretch=False, binarise=False, pens=(1,))),
+    "16 px, binarised": ("mnist", dict(stretch=False, binarise=True, pens=(1,))),
+    "16 px, pen 2 px thicker": ("mnist", dict(stretch=False, binarise=False, pens=(3,))),
+    "16 px, stretched to fill the box": ("mnist", dict(stretch=True, binarise=False, pens=(1,))),
+    "stretched + binarised + pen 0–2 px thicker (mnist_boxfill)": ("mnist", dict(stretch=True, binarise=True,
+                                                                                 pens=(1, 2, 3))),
+    "fonts at 16 px, binarised, aspect kept": ("fonts", dict(stretch=False, binarise=True, pens=(1,))),
+    "fonts at 16 px, binarised, stretched to fill (fonts_boxfill)": ("fonts", dict(stretch=True, binarise=True,
+                                                                                   pens=(1,))),
+}
+
+
+def properties(test, seed: int, count: int, font_samples: int) -> tuple[dict, dict]:
+    """(sets, unreadable) as ``build``'s, one set for each of ``PROPERTIES``: those of base "mnist"
+    made from the same ``count`` MNIST test digits (each with its own pen draws), those of base
+    "fonts" from the same ``font_samples`` drawings per digit and font; preprocessed as a user's
+    picture is."""
+    rng = np.random.default_rng([seed, 1])
+    idx = rng.choice(len(test.y), min(count, len(test.y)), replace=False)
+    bases = {"mnist": (_uint8(test.x[idx, ..., 0]), np.asarray(test.y[idx])), "fonts": fonts(font_samples, rng)}
+    sets, unreadable = {}, {}
+    for name, (base, kw) in PROPERTIES.items():
+        images, labels = bases[base]
+        sets[name], unreadable[name] = _readable(scanned(images, rng, **kw), labels, "high")
+    return sets, unreadable
+
+
 def fonts(samples: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
     """``samples`` drawings of each digit in each Hershey font, upright and italic."""
     images, labels = [], []
@@ -126,18 +188,35 @@ def load_optdigits(root) -> tuple[np.ndarray, np.ndarray] | None:
     return (np.minimum(rows[:, :64] * 16, 255).astype(np.uint8).reshape(-1, 8, 8), rows[:, 64])
 
 
-def build(test, seed: int, sizes, count: int, font_samples: int, data_dir) -> dict:
-    """The sets, name → (images (N, 28, 28, 1) float32, labels), from MNIST's test split ``test``."""
+def _readable(pictures, labels, ink: str = "auto") -> tuple[tuple[np.ndarray, np.ndarray], int]:
+    """((images (N, 28, 28, 1), labels) of the pictures ``preprocess`` can read, how many it cannot):
+    e.g. a 1 stretched to fill its box can become one solid block of ink, which holds no digit."""
+    x, failed = digit_pictures.preprocess_each(pictures, ink)
+    keep = np.setdiff1d(np.arange(len(labels)), list(failed))
+    return (x[keep], np.asarray(labels)[keep]), len(failed)
+
+
+def build(test, seed, sizes, count: int, font_samples: int, data_dir=None) -> tuple[dict, dict]:
+    """(sets, unreadable): the sets, name → (images (N, 28, 28, 1) float32, labels), made from MNIST's
+    test split ``test`` with numpy seed ``seed`` (an int or a sequence of ints), and per set how many
+    of its pictures ``preprocess`` could not read (left out of the set). For a validation copy of the
+    families, pass held-out training digits and no ``data_dir``, so that optdigits, a test set of
+    other writers, stays out."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(test.y), min(count, len(test.y)), replace=False)
     base, labels = _uint8(test.x[idx, ..., 0]), np.asarray(test.y[idx])
-    sets = {f"mnist_{s}px": (digit_pictures.preprocess_batch(resized(base, s), "high"), labels) for s in sizes}
-    sets["mnist_inverted"] = (digit_pictures.preprocess_batch(inverted(base, rng)), labels)
-    sets["mnist_photo"] = (digit_pictures.preprocess_batch(photo(base, rng)), labels)
-    images, font_labels = fonts(font_samples, rng)
-    sets["fonts"] = (digit_pictures.preprocess_batch(images), font_labels)
-    sets["mnist_framefill"] = (digit_pictures.preprocess_batch(frame_filling(base, rng), "high"), labels)
-    opt = load_optdigits(data_dir)
+    pictures = {f"mnist_{s}px": (resized(base, s), labels, "high") for s in sizes}
+    pictures["mnist_inverted"] = (inverted(base, rng), labels, "auto")
+    pictures["mnist_photo"] = (photo(base, rng), labels, "auto")
+    font_images, font_labels = fonts(font_samples, rng)
+    pictures["fonts"] = (font_images, font_labels, "auto")
+    pictures["mnist_framefill"] = (frame_filling(base, rng), labels, "high")
+    pictures["mnist_boxfill"] = (scanned(base, rng), labels, "high")
+    pictures["fonts_boxfill"] = (scanned(font_images, rng, pens=(1,)), font_labels, "high")
+    opt = None if data_dir is None else load_optdigits(data_dir)
     if opt is not None:
-        sets["optdigits"] = (digit_pictures.preprocess_batch(opt[0], "high"), opt[1])
-    return sets
+        pictures["optdigits"] = (opt[0], opt[1], "high")
+    sets, unreadable = {}, {}
+    for name, (images, y, ink) in pictures.items():
+        sets[name], unreadable[name] = _readable(images, y, ink)
+    return sets, unreadable

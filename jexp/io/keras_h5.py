@@ -105,10 +105,13 @@ def _strings(values) -> np.ndarray:
     return np.array([v.encode("utf8") for v in values], dtype=object) if values else np.array([])
 
 
-def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool = True) -> Path:
+def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool = True,
+         metadata: dict | None = None) -> Path:
     """Write ``net`` with ``params``/``model_state`` as a Keras legacy .h5 file. With ``softmax``
     a final softmax Activation is added (unless the net already ends in one), so that Keras'
-    ``predict`` gives class probabilities. Written atomically (a temp file, then renamed)."""
+    ``predict`` gives class probabilities. ``metadata`` (JSON-able, e.g. a fitted temperature) is
+    kept in a root attribute Keras ignores; ``metadata(path)`` reads it back. Written atomically
+    (a temp file, then renamed)."""
     import h5py
     layers = tuple(net.layers)
     last = layers[-1] if layers else None
@@ -128,6 +131,8 @@ def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool 
         f.attrs["backend"] = "jax"
         f.attrs["keras_version"] = FORMAT_VERSION
         f.attrs["model_config"] = json.dumps(config)
+        if metadata:
+            f.attrs[METADATA] = json.dumps(metadata)
         g = f.create_group("model_weights")
         g.attrs["backend"] = "jax"
         g.attrs["keras_version"] = FORMAT_VERSION
@@ -258,6 +263,26 @@ def load(path):
             raise
         except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError) as e:
             raise KerasFileError(f"{where}: damaged or unexpected Keras file ({type(e).__name__}: {e})") from None
+
+
+METADATA = "jexp_metadata"
+
+
+def metadata(path) -> dict:
+    """The ``metadata`` a jexp .h5 file was saved with; {} for a file without (anyone else's)."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get(METADATA)
+    except OSError as e:
+        raise KerasFileError(f"{path}: not a readable HDF5 file ({e})") from None
+    if raw is None:
+        return {}
+    try:
+        out = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        raise KerasFileError(f"{path}: its {METADATA} attribute is not JSON") from None
+    return out if isinstance(out, dict) else {}
 
 
 def load_classifier(path, input_shape, *, hint: str = ""):

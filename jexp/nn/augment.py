@@ -5,10 +5,15 @@ high), each image with its own random draw, inside ``jit``. In order:
 
 1. random affine (rotation, scale, aspect, shear, translation) plus an elastic distortion (a
    coarse random displacement field, smoothly interpolated), sampled with bilinear interpolation;
-2. stroke thickness: blend towards a 3×3 dilation (thicker pen) or erosion (thinner pen);
+   for a fraction ``fill_prob`` of the batch, first a stretch of the ink's short side towards its
+   long side (aspect ratio ignored, as a scanner that stretches every digit to fill its box does:
+   a 1 becomes a wide slanted bar);
+2. stroke thickness: blend towards a 3×3 dilation (thicker pen; up to two dilations when
+   ``thickness_max`` > 1) or erosion (thinner pen);
 3. low resolution: down to one of ``lowres_sizes`` pixels and back up (blurry, blocky scans);
-4. Gaussian blur;
-5. contrast: a gamma curve, renormalised so the darkest ink is 1 (as ``digit_pictures.preprocess`` does),
+4. binarisation at a random threshold (a black-and-white scan);
+5. Gaussian blur;
+6. contrast: a gamma curve, renormalised so the darkest ink is 1 (as ``digit_pictures.preprocess`` does),
    and additive noise.
 
 Each stage except the affine one is applied to a random fraction of the batch (its ``*_prob``).
@@ -24,6 +29,7 @@ from jax.scipy.ndimage import map_coordinates
 
 @dataclass(frozen=True)
 class Augment:
+    """The digit augmentation; every field is one knob of a stage above."""
     rotate_deg: float = 15.0
     scale: tuple = (0.85, 1.15)
     aspect: float = 0.15        # |log(width/height stretch)| at most
@@ -31,9 +37,14 @@ class Augment:
     translate: float = 2.5      # pixels
     elastic_prob: float = 0.5
     elastic_px: float = 1.5     # displacement amplitude
+    fill_prob: float = 0.0      # share of images whose short side is stretched towards the long one
+    fill_max: float = 8.0       # at most this stretch factor (a 2-pixel-wide 1 is not made 20 wide)
     thickness_prob: float = 0.5
+    thickness_max: float = 1.0  # 1: at most one 3×3 dilation; 2: up to two
     lowres_prob: float = 0.25
     lowres_sizes: tuple = (9, 11, 14, 18)
+    binarise_prob: float = 0.0  # share of images thresholded to 0/1
+    binarise_at: tuple = (0.3, 0.7)  # the threshold's range
     blur_prob: float = 0.25
     blur_sigma: tuple = (0.4, 1.2)
     gamma: tuple = (0.6, 1.6)
@@ -45,6 +56,7 @@ class Augment:
         x = self.geometry(ks[0], x)
         x = self.thickness(ks[1], x)
         x = self.lowres(ks[2], x)
+        x = self.binarise(ks[5], x)
         x = self.blur(ks[3], x)
         return self.contrast(ks[4], x)
 
@@ -60,25 +72,58 @@ class Augment:
         m = jnp.stack([jnp.stack([cos, -sin], -1), jnp.stack([sin, cos], -1)], -2)
         m = m @ jnp.stack([jnp.stack([jnp.ones(b), sh], -1), jnp.stack([jnp.zeros(b), jnp.ones(b)], -1)], -2)
         m = m * jnp.stack([s * a, s / a], -1)[:, None, :]
-        inv = jnp.linalg.inv(m)
-        t = jax.random.uniform(k[4], (b, 2), minval=-self.translate, maxval=self.translate)
         cy, cx = (h - 1) / 2, (w - 1) / 2
+        stretch, centre = self.fill(k[7], x, jnp.array([cy, cx]))
+        inv = jnp.linalg.inv(m * stretch[:, None, :])
+        t = jax.random.uniform(k[4], (b, 2), minval=-self.translate, maxval=self.translate)
         grid = jnp.stack(jnp.meshgrid(jnp.arange(h) - cy, jnp.arange(w) - cx, indexing="ij"), -1)  # (h, w, 2)
-        src = jnp.einsum("bij,bhwj->bhwi", inv, grid[None] - t[:, None, None, :]) + jnp.array([cy, cx])
+        src = jnp.einsum("bij,bhwj->bhwi", inv, grid[None] - t[:, None, None, :]) + centre[:, None, None, :]
         field = jax.random.uniform(k[5], (b, 4, 4, 2), minval=-1.0, maxval=1.0)
         field = jax.image.resize(field, (b, h, w, 2), "cubic") * self.elastic_px
         src = src + field * (jax.random.uniform(k[6], (b, 1, 1, 1)) < self.elastic_prob)
         sample = lambda img, c: map_coordinates(img, [c[..., 0], c[..., 1]], order=1, mode="constant", cval=0.0)
         return jax.vmap(sample)(x[..., 0], src)[..., None]
 
+    def fill(self, key, x, middle):
+        """Per image: the (row, column) stretch of the affine map and the point it stretches about.
+        Images not drawn (1 - ``fill_prob``) get (1, 1) about the frame's ``middle``; the others
+        stretch their ink's short side by (long / short)^f, f uniform in [0, 1.5] clipped to 1 (a
+        third of them fill the square), about the ink's bounding-box centre."""
+        b, h, w, _ = x.shape
+        k1, k2 = jax.random.split(key)
+        f = jnp.clip(jax.random.uniform(k1, (b,), maxval=1.5), 0.0, 1.0)
+        f = f * (jax.random.uniform(k2, (b,)) < self.fill_prob)
+        ink = x[..., 0] > 0.25
+
+        def extent(any_, n):  # (first, last) index where any_ (b, n) holds; (0, n - 1) for none
+            first = jnp.argmax(any_, -1)
+            return first, jnp.where(any_.any(-1), n - 1 - jnp.argmax(any_[:, ::-1], -1), n - 1)
+        r0, r1 = extent(ink.any(2), h)
+        c0, c1 = extent(ink.any(1), w)
+        tall, wide = (r1 - r0 + 1).astype(x.dtype), (c1 - c0 + 1).astype(x.dtype)
+        ratio = jnp.minimum(jnp.maximum(tall, wide) / jnp.minimum(tall, wide), self.fill_max) ** f
+        stretch = jnp.stack([jnp.where(tall < wide, ratio, 1.0), jnp.where(tall < wide, 1.0, ratio)], -1)
+        box = jnp.stack([(r0 + r1) / 2, (c0 + c1) / 2], -1).astype(x.dtype)
+        return stretch, jnp.where((f > 0)[:, None], box, middle)
+
     def thickness(self, key, x):
         k1, k2 = jax.random.split(key)
         b = x.shape[0]
-        t = jax.random.uniform(k1, (b, 1, 1, 1), minval=-0.7, maxval=1.0)
+        t = jax.random.uniform(k1, (b, 1, 1, 1), minval=-0.7, maxval=self.thickness_max)
         t = t * (jax.random.uniform(k2, (b, 1, 1, 1)) < self.thickness_prob)
-        window = lambda op, init: jax.lax.reduce_window(x, init, op, (1, 3, 3, 1), (1, 1, 1, 1), "SAME")
-        dilated, eroded = window(jax.lax.max, -jnp.inf), window(jax.lax.min, jnp.inf)
-        return x + jax.nn.relu(t) * (dilated - x) + jax.nn.relu(-t) * (eroded - x)
+        window = lambda a, op, init: jax.lax.reduce_window(a, init, op, (1, 3, 3, 1), (1, 1, 1, 1), "SAME")
+        dilated, eroded = window(x, jax.lax.max, -jnp.inf), window(x, jax.lax.min, jnp.inf)
+        out = x + jnp.clip(t, 0.0, 1.0) * (dilated - x) + jax.nn.relu(-t) * (eroded - x)
+        if self.thickness_max > 1:  # a second dilation beyond t = 1
+            out = out + jax.nn.relu(t - 1.0) * (window(dilated, jax.lax.max, -jnp.inf) - dilated)
+        return out
+
+    def binarise(self, key, x):
+        k1, k2 = jax.random.split(key)
+        b = x.shape[0]
+        at = jax.random.uniform(k1, (b, 1, 1, 1), minval=self.binarise_at[0], maxval=self.binarise_at[1])
+        use = jax.random.uniform(k2, (b, 1, 1, 1)) < self.binarise_prob
+        return jnp.where(use, (x > at * x.max(axis=(1, 2, 3), keepdims=True)).astype(x.dtype), x)
 
     def lowres(self, key, x):
         b, h, w, c = x.shape

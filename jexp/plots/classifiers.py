@@ -64,6 +64,42 @@ def set_accuracy(scores: dict[str, dict[str, float]], title: str = "accuracy on 
     return fig
 
 
+def reliability(sets: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "confidence against accuracy",
+                bins: int = 10, columns: int = 5):
+    """Reliability diagrams, one panel per set ``name -> (probabilities (N, K), labels)``: the
+    answers binned by their confidence, each bin's accuracy as a bar (its width the bin, its shade
+    how many answers fall in it) against the diagonal of perfect calibration, with the set's
+    accuracy and expected calibration error in the panel's title."""
+    from jexp.nn import calibration
+    rows = -(-len(sets) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.5 * rows + 0.4), squeeze=False,
+                             sharex=True, sharey=True)
+    edges = np.linspace(0, 1, bins + 1)
+    for ax, (name, (probs, labels)) in zip(axes.flat, sets.items()):
+        conf, right = probs.max(-1), probs.argmax(-1) == labels
+        which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+        counts = np.bincount(which, minlength=bins)
+        acc = np.array([right[which == b].mean() if counts[b] else np.nan for b in range(bins)])
+        shade = 0.25 + 0.75 * counts / max(counts.max(), 1)
+        for b in range(bins):
+            if counts[b]:
+                ax.bar(edges[b], acc[b], 1 / bins, align="edge", color=plt.cm.Blues(shade[b]), edgecolor="white")
+        ax.plot([0, 1], [0, 1], "--", color="C3", lw=1)
+        ax.set_title(f"{name}\nacc {100 * right.mean():.1f}%, ECE {100 * calibration.ece(probs, labels):.1f}%",
+                     fontsize=8)
+        ax.set(xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(sets):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("confidence", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy", fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def confusion(counts: np.ndarray, names: list[str], title: str = "confusion matrix", columns: list[str] | None = None):
     """Annotated heatmap of rates conditioned on the true class: (i, j) = P(decide j | label i).
     ``columns`` names the predicted outcomes when they are more than the classes (e.g. "none")."""

@@ -106,9 +106,9 @@ def run(cfg: Config, ctx) -> None:
         logits_of = jax.jit(lambda x, p=params, s=state, n=net: nets.apply(n, p, s, x))
         logits = lambda images: (evaluate.batched(logits_of, images).astype(np.float64) if len(images)
                                  else np.zeros((0, 10)))  # a family whose every picture was unreadable
-        val_logits = {k: logits(v[0]) for k, v in val_sets.items()}
-        temperature = calibration.fit_temperature(np.concatenate(list(val_logits.values())),
-                                                  np.concatenate([v[1] for v in val_sets.values()]))
+        val_z = np.concatenate([logits(x) for x, _ in val_sets.values()])  # the pooled validation split
+        val_y = np.concatenate([y for _, y in val_sets.values()])
+        temperature = calibration.fit_temperature(val_z, val_y)
         keras_h5.save(ctx.out.path(f"{name}.h5"), net, params, state,
                       metadata={"temperature": temperature, "unsure_below": cfg.unsure_below,
                                 "calibrated_on": CALIBRATED_ON})
@@ -127,10 +127,8 @@ def run(cfg: Config, ctx) -> None:
                          "test_acc": float(history["test_acc"][-1]), "sets": scores,
                          "properties": {k: _per_digit(logits(x).argmax(-1), y) for k, (x, y) in props.items()},
                          "calibration": {"temperature": temperature, "unsure_below": cfg.unsure_below,
-                                         "validation": calibration.summary(
-                                             np.concatenate(list(val_logits.values())),
-                                             np.concatenate([v[1] for v in val_sets.values()]), temperature,
-                                             cfg.unsure_below),
+                                         "validation": calibration.summary(val_z, val_y, temperature,
+                                                                           cfg.unsure_below),
                                          "sets": {k: calibration.summary(z, y, temperature, cfg.unsure_below)
                                                   for k, (z, y) in calibrated.items()}},
                          **({"trained_by": earlier["trained_by"]} if earlier else {}),
@@ -158,14 +156,12 @@ CALIBRATED_ON = ("the digits experiment's validation split: MNIST training digit
 
 def _per_digit(pred: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, per-digit accuracy and each digit's commonest wrong answer (None when never wrong)."""
-    per, wrong_as = [], []
-    for d in range(10):
-        mine = labels == d
-        per.append(float(np.mean(pred[mine] == d)) if mine.any() else float("nan"))
-        wrong = pred[mine & (pred != d)]
-        wrong_as.append(int(np.bincount(wrong, minlength=10).argmax()) if len(wrong) else None)
-    return {"accuracy": float(np.mean(pred == labels)) if len(labels) else float("nan"), "per_digit": per,
-            "wrong_as": wrong_as}
+    counts = evaluate.confusion(labels, pred)
+    rows, right = counts.sum(1), np.diag(counts)
+    wrong = counts - np.diag(right)
+    return {"accuracy": float(np.mean(pred == labels)) if len(labels) else float("nan"),
+            "per_digit": [float(r / n) if n else float("nan") for r, n in zip(right, rows)],
+            "wrong_as": [int(w.argmax()) if w.any() else None for w in wrong]}
 
 
 TRAINING_KEYS = ("seed", "models", "epochs", "batch_size", "lr", "weight_decay", "train_size", "val_size",

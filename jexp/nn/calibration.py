@@ -43,17 +43,26 @@ def ece(probs, labels, bins: int = 15) -> float:
     """Expected calibration error: Σ_bins (n_bin / n) · |accuracy_bin − mean confidence_bin|, the
     confidence (max probability) binned into ``bins`` equal intervals of [0, 1] (right-closed; a
     confidence of exactly 0 falls in the first)."""
-    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
+    labels = np.asarray(labels)
     if len(labels) == 0:
         return float("nan")
+    counts, accuracy, confidence = binned(probs, labels, bins)
+    total = 0.0
+    for n, a, c in zip(counts, accuracy, confidence):
+        if n:
+            total += n * abs(a - c)
+    return float(total / len(labels))
+
+
+def binned(probs, labels, bins: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(answers, accuracy, mean confidence) per confidence bin, ``bins`` equal intervals of [0, 1]
+    (right-closed; a confidence of exactly 0 falls in the first); NaN for an empty bin."""
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
     conf, right = probs.max(-1), probs.argmax(-1) == labels
     which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            total += inside.sum() * abs(right[inside].mean() - conf[inside].mean())
-    return float(total / len(labels))
+    counts = np.bincount(which, minlength=bins)
+    mean = lambda v: np.array([v[which == b].mean() if counts[b] else np.nan for b in range(bins)])
+    return counts, mean(right), mean(conf)
 
 
 def summary(logits, labels, temperature: float, unsure_below: float, bins: int = 15) -> dict:

@@ -76,10 +76,8 @@ def reliability(sets: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "co
                              sharex=True, sharey=True)
     edges = np.linspace(0, 1, bins + 1)
     for ax, (name, (probs, labels)) in zip(axes.flat, sets.items()):
-        conf, right = probs.max(-1), probs.argmax(-1) == labels
-        which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-        counts = np.bincount(which, minlength=bins)
-        acc = np.array([right[which == b].mean() if counts[b] else np.nan for b in range(bins)])
+        right = probs.argmax(-1) == labels
+        counts, acc, _ = calibration.binned(probs, labels, bins)
         shade = 0.25 + 0.75 * counts / max(counts.max(), 1)
         for b in range(bins):
             if counts[b]:

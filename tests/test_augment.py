@@ -1,6 +1,7 @@
 """On-device augmentation of digits, natural images and faces (jexp.nn.augment)."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jexp.nn import augment
@@ -85,3 +86,39 @@ def test_binarise_gives_black_and_white_and_a_second_dilation_thickens_further()
     two = augment.Augment(**{**QUIET, "thickness_prob": 1.0, "thickness_max": 2.0})(jax.random.key(2), dot)
     assert max(_extent(im, 0) for im in one) == 3  # one 3×3 dilation at most
     assert max(_extent(im, 0) for im in two) == 5  # up to two
+
+
+def _smooth_faces(n=4, side=48, seed=0):
+    import cv2
+    rng = np.random.default_rng(seed)
+    return np.stack([cv2.resize(rng.uniform(0, 1, (6, 6)).astype(np.float32), (side, side),
+                                interpolation=cv2.INTER_CUBIC).clip(0, 1) for _ in range(n)])[..., None]
+
+
+def test_jpeg_is_opencvs_lossy_step():
+    import cv2
+    x = _smooth_faces() * 0.8 + 0.1 + np.random.default_rng(1).normal(0, 0.05, (4, 48, 48, 1)).astype(np.float32)
+    x = np.round(np.clip(x, 0, 1) * 255) / 255
+    for q in (15, 50, 90):
+        ours = np.asarray(augment.jpeg(jnp.asarray(x, jnp.float32), jnp.full((4,), q)))[..., 0] * 255
+        ref = np.stack([cv2.imdecode(cv2.imencode(".jpg", np.uint8(im[..., 0] * 255), [cv2.IMWRITE_JPEG_QUALITY, q])[1],
+                                     cv2.IMREAD_GRAYSCALE) for im in x])
+        assert np.abs(ours - ref).mean() < 1.0 < np.abs(x[..., 0] * 255 - ref).mean()  # close to it, far from the input
+
+
+def test_face_augment_camera_stages_are_off_by_default_and_each_does_its_job():
+    x = jnp.asarray(_smooth_faces(8))
+    key = jax.random.key(3)
+    plain = augment.FaceAugment(size=0)
+    base = np.asarray(plain(key, x))
+    assert not plain.camera_stages
+    gamma = np.asarray(augment.FaceAugment(size=0, gamma_prob=1.0)(key, x))  # the same crops, each to a power
+    g = np.log(np.clip(gamma, 1e-3, None)) / np.log(np.clip(base, 1e-3, None))
+    inner = (base > 0.05) & (base < 0.95)
+    for i in range(8):
+        assert 0.5 <= np.median(g[i][inner[i]]) <= 2.0 and np.std(g[i][inner[i]]) < 0.05
+    noisy = np.asarray(augment.FaceAugment(size=0, noise_prob=1.0)(key, x)) - base
+    assert 0.015 < np.std(noisy[inner]) < 0.07
+    far = np.asarray(augment.FaceAugment(size=0, lowres_prob=1.0, lowres_sizes=(8,))(key, x))
+    detail = lambda a: np.abs(np.diff(a, axis=1)).mean()
+    assert detail(far) < 0.9 * detail(base)

@@ -55,6 +55,42 @@ def test_the_smoother_averages_a_face_with_its_nearest_predecessor_only():
     np.testing.assert_allclose(realtime.Smoother(0.0)(np.array([[0, 0, 40, 40]]), a[None]), a[None])
 
 
+def _blobs(seed: int) -> np.ndarray:
+    """A smooth random 48×48 'face' in [0, 1], (1, 48, 48, 1)."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    return cv2.resize(rng.uniform(0, 1, (6, 6)).astype(np.float32), (48, 48), interpolation=cv2.INTER_CUBIC)[None, ..., None]
+
+
+def test_the_smoother_follows_a_face_not_a_place():
+    a, b = np.array([0.9, 0.1]), np.array([0.1, 0.9])
+    box = np.array([[100, 100, 60, 60]])
+    face, other = _blobs(1), _blobs(2)
+    noisy = np.clip(face + np.random.default_rng(0).normal(0, 0.03, face.shape), 0, 1)
+    assert realtime.appearance(face) @ realtime.appearance(noisy)[0] > 0.9
+    assert realtime.appearance(face) @ realtime.appearance(other)[0] < 0.6
+    s = realtime.Smoother(0.5)
+    s(box, a[None], face)
+    np.testing.assert_allclose(s(box + 3, b[None], noisy), [[0.5, 0.5]])  # the same face, a little noisier
+    s = realtime.Smoother(0.5)
+    s(box, a[None], face)
+    np.testing.assert_allclose(s(box, b[None], other), b[None])  # another person at the same place
+    place = realtime.Smoother(0.5, min_similarity=-1)  # overlap alone: the old behaviour
+    place(box, a[None], face)
+    np.testing.assert_allclose(place(box, b[None], other), [[0.5, 0.5]])
+
+
+def test_a_cut_ends_every_track():
+    a, b = np.array([0.9, 0.1]), np.array([0.1, 0.9])
+    box, face = np.array([[10, 10, 40, 40]]), _blobs(1)
+    yy, xx = np.mgrid[0:240, 0:320]
+    scene, other_scene = (xx % 97).astype(np.uint8), (yy % 61 * 4).astype(np.uint8)
+    s = realtime.Smoother(0.5)
+    s(box, a[None], face, scene)
+    np.testing.assert_allclose(s(box, b[None], face, scene), [[0.5, 0.5]])
+    np.testing.assert_allclose(s(box, b[None], face, other_scene), b[None])
+
+
 def test_a_video_file_is_processed_frame_by_frame_with_one_compiled_batch(model, tmp_path, monkeypatch):
     frames = [np.full((120, 160, 3), 40 * i, np.uint8) for i in range(5)]
     video = tmp_path / "faces.mp4"
@@ -208,3 +244,40 @@ def test_faces_found_on_a_scaled_frame_come_back_in_frame_pixels(monkeypatch):
     np.testing.assert_array_equal(boxes, [[200, 120, 100, 100], [20, 40, 60, 60], [600, 400, 40, 80]])
     with pytest.raises(realtime.CameraError, match="scale"):
         realtime.face_detector(scale=1.5)
+
+
+def test_slideshow_changes_people_at_fixed_places_and_flicker_counts_label_changes():
+    from jexp.camera import facevideo
+    faces = (np.arange(5)[:, None, None] * 40 + np.zeros((5, 48, 48))).astype(np.uint8)
+    frames, truth, ids = facevideo.slideshow(faces, np.arange(5) % 7, photos=2, hold=3, size=(120, 200), side=40,
+                                             places=2)
+    assert frames.shape == (6, 120, 200, 3) and [len(t) for t in truth] == [2] * 6
+    assert ids == [[0, 1]] * 3 + [[2, 3]] * 3
+    assert abs(truth[0][0][0][0] - truth[3][0][0][0]) <= 6  # the same place, another person
+    # detections: face 0 read 1, 1, 2 (one change); face 1 missed in the middle frame (no pair)
+    det = [[(truth[0][0][0], 1, 0.9), (truth[0][1][0], 4, 0.9)], [(truth[1][0][0], 1, 0.9)],
+           [(truth[2][0][0], 2, 0.9), (truth[2][1][0], 4, 0.9)]]
+    assert facevideo.flicker(truth[:3], ids[:3], det) == {"pairs": 2, "changes": 1, "rate": 0.5}
+    # the new people of the next photo are not compared with the last ones at their places
+    det4 = det + [[(truth[3][0][0], 3, 0.9), (truth[3][1][0], 3, 0.9)]]
+    assert facevideo.flicker(truth[:4], ids[:4], det4)["pairs"] == 2
+
+
+def test_a_calibrated_model_labels_unsure_faces_uncertain(tmp_path):
+    frames = [np.full((120, 160, 3), 90, np.uint8)] * 2
+    video = tmp_path / "faces.mp4"
+    write_video(video, frames)
+    params, state = nets.init(FACE_NET, jax.random.key(0))
+    box = lambda grey: np.array([[10, 10, 48, 48]])
+    for temperature, uncertain in ((1e3, True), (1e-3, False)):  # T large: every class near 1/7
+        path = tmp_path / f"t{temperature}.h5"
+        keras_h5.save(path, FACE_NET, params, state, metadata={"temperature": temperature, "unsure_below": 0.5})
+        lines = []
+        realtime.run(str(video), str(path), detect=box, echo=lines.append, smooth=0.0)
+        assert ("uncertain (" in lines[0]) == uncertain, lines[0]
+        if uncertain:
+            assert " 14% at (10, 10, 48, 48)" in lines[0]  # the calibrated confidence, ≈ 1/7
+    lines = []
+    keras_h5.save(tmp_path / "bad.h5", FACE_NET, params, state, metadata={"temperature": -1})
+    with pytest.raises(realtime.CameraError, match="not a positive number"):
+        realtime.run(str(video), str(tmp_path / "bad.h5"), detect=box, echo=lines.append)

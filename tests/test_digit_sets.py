@@ -65,3 +65,32 @@ def test_build_leaves_out_pictures_it_cannot_read_and_says_how_many():
     assert len(sets["mnist_boxfill"][1]) == 8 and unreadable["mnist_16px"] == 0
     props, none = digit_sets.properties(datasets.Split(x, np.arange(12) % 10), 0, 12, 1)
     assert set(props) == set(digit_sets.PROPERTIES) and none["16 px, aspect kept"] == 0
+
+
+def test_typeset_digits_are_in_mnist_convention_balanced_and_reproducible():
+    x, y = digit_sets.typeset(2, np.random.default_rng(5))
+    n = 2 * 10 * len(digit_sets.TYPESET_FONTS)
+    assert x.shape == (n, 28, 28, 1) and x.dtype == np.float32 and np.array_equal(np.bincount(y), [n // 10] * 10)
+    assert np.allclose(x.max(axis=(1, 2, 3)), 1.0) and x.min() == 0.0
+    for im in x[:: 7]:  # centred as preprocess centres every picture
+        np.testing.assert_allclose(centre_of_mass(im[..., 0]), (14.0, 14.0), atol=0.6)
+    again, _ = digit_sets.typeset(2, np.random.default_rng(5))
+    assert np.array_equal(x, again)
+    # a digit's pictures are not one another's copies: in one font they differ, and across fonts more
+    ones = x[y == 1].reshape(len(digit_sets.TYPESET_FONTS), 2, -1)
+    within = np.abs(ones[:, 0] - ones[:, 1]).mean()
+    across = np.abs(ones[:, None, 0] - ones[None, :, 0]).mean()
+    assert 0 < within < across
+
+
+def test_scan_copies_are_low_resolution_scans_in_mnist_convention():
+    digits = np.stack([_upright_one()] * 40)
+    x, y = digit_sets.scan_copies(digits, np.full(40, 1), np.random.default_rng(0))
+    assert x.shape[1:] == (28, 28, 1) and 30 <= len(y) <= 40 and set(y) == {1}
+    def aspect(im):  # width / height of the ink
+        rows, cols = np.nonzero((im[..., 0] > 0.5).any(1))[0], np.nonzero((im[..., 0] > 0.5).any(0))[0]
+        return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+    aspects = np.array([aspect(im) for im in x])
+    # some stretched to fill the box (square ink), some in the digit's own aspect; all different
+    assert (np.abs(aspects - 1) < 0.15).any() and (aspects < 0.5).any()
+    assert len({im.tobytes() for im in x}) > len(x) // 2

@@ -16,8 +16,11 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     folder = out / "digits" / "quick"
     import json
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert set(metrics) == {"mnist_test_size", "train_count", "val_size", "sets", "unreadable", "val_sets", "mlp",
-                            "digits"} and "optdigits" not in metrics["sets"]
+    assert set(metrics) == {"mnist_test_size", "train_count", "val_size", "typeset_count", "scan_count", "sets",
+                            "unreadable",
+                            "val_sets", "mlp", "digits"} and "optdigits" not in metrics["sets"]
+    # the recogniser alone also trains on typeset digits: one per class and font (QUICK)
+    assert metrics["typeset_count"] == 10 * len(digit_sets.TYPESET_FONTS) and 0 < metrics["scan_count"] <= 64
     assert {"fonts", "mnist_framefill", "mnist_boxfill", "mnist_8px"} <= set(metrics["sets"])
     # the validation split is held out of training: of the 320 synthetic training digits, 128
     assert (metrics["train_count"], metrics["val_size"]) == (320 - 128, 128)
@@ -42,7 +45,9 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     assert commands.main(["predict-digit", str(folder / "ood_examples.png"), f"--model={folder / 'digits.h5'}"]) == 0
     assert {p.name for p in folder.glob("*.png")} >= {"learning_curves.png", "ood_accuracy.png", "ood_examples.png",
                                                       "reliability.png"}
-    assert (folder / "results.md").read_text().startswith("# digits")
+    text = (folder / "results.md").read_text()
+    assert text.startswith("# digits") and "mnist_8px, mnist_framefill, mnist_boxfill, fonts_boxfill the process" in text
+    assert "mnist_28px, mnist_inverted, mnist_photo, fonts come from processes it never trained on" in text
     # --models_from: the same models evaluated again, not retrained; other training settings are refused
     import shutil
     shutil.copytree(folder, tmp_path / "earlier")
@@ -68,3 +73,10 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
 # --- digits that fill their frame (issue 10) ------------------------------------------------------
 
 
+
+
+def test_seen_process_names_the_families_made_as_the_scan_copies_are():
+    from jexp.experiments import digits
+    assert [f for f in ("mnist_8px", "mnist_20px", "mnist_28px", "mnist_64px", "mnist_boxfill", "fonts_boxfill",
+                        "mnist_framefill", "fonts", "optdigits", "mnist_inverted") if digits.seen_process(f)] == [
+        "mnist_8px", "mnist_20px", "mnist_boxfill", "fonts_boxfill", "mnist_framefill"]

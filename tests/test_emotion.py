@@ -58,6 +58,16 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     assert cam["frames"] == 6 and cam["found"] + cam["frames_without_faces"] <= cam["faces"] + 6
     assert cam["correct"] <= cam["found"] <= cam["faces"]
     assert {"confusion.png", "mistakes.png", "learning_curves.png", "class_scores.png"} <= {p.name for p in folder.iterdir()}
+    # a temperature fitted on PublicTest (the validation split) travels in the .h5 for the camera
+    cal = m["calibration"]
+    assert keras_h5.metadata(folder / "emotion.h5")["temperature"] == cal["temperature"] > 0
+    from jexp.nn import calibration
+    val = fer2013.load(fer_dir).val
+    # the loaded Keras model ends in its softmax: log-probabilities are the logits up to a constant
+    z = np.log(evaluate.batched(jax.jit(lambda x: nets.apply(net, params, state, x)), val.x).astype(np.float64))
+    assert calibration.nll(z, val.y, cal["temperature"]) <= calibration.nll(z, val.y, 1.0) + 1e-9
+    assert cal["test"]["n"] == 28 and cal["validation"]["n"] == 28 and "## Honest confidence" in (
+        folder / "results.md").read_text()
 
     # re-evaluating the saved model gives its numbers again and keeps where it was trained
     again = tmp_path / "again"
@@ -68,6 +78,23 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     # ... but not under other training settings
     assert run(tmp_path / "other", fer_dir, "--epochs=3", "--lr=0.01", f"--model_from={folder}") == 2
     assert "trained with other settings (lr)" in capsys.readouterr().err
+    # a run from before the camera stages, label smoothing and class weights had them off
+    saved = json.loads((folder / "config.json").read_text())
+    for k in ("camera_prob", "label_smoothing", "class_weight"):
+        del saved["config"][k]
+    (folder / "config.json").write_text(json.dumps(saved))
+    assert run(tmp_path / "older", fer_dir, "--epochs=3", "--lr=0.03", f"--model_from={folder}") == 0
+    assert run(tmp_path / "older2", fer_dir, "--epochs=3", "--lr=0.03", "--label_smoothing=0.1",
+               f"--model_from={folder}") == 2
+    assert "trained with other settings (label_smoothing)" in capsys.readouterr().err
+
+
+def test_emotion_trains_with_camera_stages_label_smoothing_and_class_weights(fer_dir, tmp_path, capsys):
+    out = tmp_path / "artifacts"
+    assert run(out, fer_dir, "--epochs=1", "--camera_prob=0.5", "--label_smoothing=0.1", "--class_weight=0.5") == 0, \
+        capsys.readouterr().err
+    m = json.loads((out / "emotion" / "quick" / "metrics.json").read_text())
+    assert np.isfinite(m["history"]["train_loss"][1]) and m["calibration"]["temperature"] > 0
 
 
 def test_training_time_says_which_epochs_it_covers():

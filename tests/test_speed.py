@@ -209,3 +209,51 @@ def test_the_convolution_line_names_the_algorithm_picked_and_winograd_gain(tmp_p
         del r["chosen"]
     (tmp_path / "bench" / "conv.json").write_text(json.dumps(b))
     assert "than im2col (recorded before the Winograd convolution)" in speed.convolution(tmp_path)
+
+
+def test_the_smoothing_line_compares_places_and_faces_from_its_figures(tmp_path):
+    def r(acc, flick):
+        return {"accuracy_found": acc, "flicker": {"rate": flick}}
+    videos = {"slideshow, 3 frames per photo": {"none": r(0.70, 0.10), "places": r(0.62, 0.20), "faces": r(0.69, 0.05)},
+              "continuous": {"none": r(0.60, 0.20), "places": r(0.60, 0.05), "faces": r(0.60, 0.04)}}
+    bench = {"machine": "cpu", "smooth": 0.6, "videos": videos,
+             "appearance": {"pairs": 300, "threshold": 0.6, "same_face_kept": 0.99, "other_face_kept": 0.03}}
+    (tmp_path / "bench").mkdir()
+    path = tmp_path / "bench" / "smoothing.json"
+    path.write_text(json.dumps(bench))
+    line = speed.smoothing(tmp_path)
+    assert "costs up to 8.0 points where people change" in line and "it costs at most 1.0 there" in line
+    assert "lowers the flicker on every video" in line and "accuracy 70.0 / 62.0 / 69.0 %" in line
+    videos["continuous"]["faces"] = r(0.60, 0.25)
+    path.write_text(json.dumps(bench))
+    assert "does not lower the flicker on every video" in speed.smoothing(tmp_path)
+
+
+def test_the_framing_line_compares_the_camera_crops_with_fer_from_its_figures(tmp_path):
+    bench = {"machine": "cpu", "fer_faces": 100, "fer_measured": 80,
+             "fer_median": {"eye_height": 0.38, "eye_distance": 0.40, "eye_middle": 0.5},
+             "fer_quartiles": {"eye_height": [0.36, 0.40], "eye_distance": [0.35, 0.45], "eye_middle": [0.48, 0.52]},
+             "photos": {"A": {"face_found": True, "eyes_found": True, "eye_height": 0.38, "eye_distance": 0.36},
+                        "B": {"face_found": True, "eyes_found": True, "eye_height": 0.30, "eye_distance": 0.50},
+                        "C": {"face_found": False}}}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "framing.json").write_text(json.dumps(bench))
+    line = speed.framing(tmp_path)
+    assert "A: eyes 0.36 apart at height 0.38 (within FER's middle half)" in line
+    assert "B: eyes 0.50 apart at height 0.30 (1.25× FER's median distance: a tighter crop)" in line
+    assert "C: no face found" in line and "on 80 of 100 PrivateTest faces" in line
+
+
+def test_the_detectors_line_keeps_the_default_unless_another_pays(tmp_path):
+    def d(rate, false, ms):
+        return {"detection_rate": rate, "spurious": false, "ms_per_frame": ms}
+    bench = {"machine": "cpu", "opencv": "4", "frames": 10, "detect_scale": 0.7,
+             "detectors": {"default": d(0.70, 3, 10.0), "alt": d(0.74, 1, 20.0), "fast": d(0.76, 3, 12.0)}}
+    (tmp_path / "bench").mkdir()
+    path = tmp_path / "bench" / "detectors.json"
+    path.write_text(json.dumps(bench))
+    line = speed.detectors(tmp_path)
+    assert "default 70.0 % found, 3 false, 10.0 ms" in line and "fast would pay" in line
+    bench["detectors"]["fast"] = d(0.76, 4, 12.0)
+    path.write_text(json.dumps(bench))
+    assert "None finds 5 points more faces than default" in speed.detectors(tmp_path)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -249,3 +250,22 @@ def test_an_epoch_is_never_chosen_on_a_test_split_by_name(fake_data_dir):
     _, _, hist = train.fit_net(net, on_val, 2, batch_size=32, keep_best="val_loss")
     assert "val_acc" in hist and "test_acc" not in hist
     assert int(hist["selected_epoch"]) == 1 + int(np.argmin(hist["val_loss"][1:]))
+
+
+def test_smoothed_cross_entropy_and_balancing_weights_give_exact_values():
+    logits = jnp.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    labels = jnp.array([0, 2])
+    logp = jax.nn.log_softmax(logits)
+    eps = 0.3
+    want = -((1 - eps) * logp[jnp.arange(2), labels] + eps / 3 * logp.sum(-1))
+    np.testing.assert_allclose(train.smoothed_cross_entropy(eps)(logits, None, labels), want, rtol=1e-6)
+    np.testing.assert_allclose(train.smoothed_cross_entropy()(logits, None, labels), train.cross_entropy(logits, labels),
+                               rtol=1e-6)
+    y = np.array([0, 0, 0, 1])  # class 0 three times as common; class 2 absent
+    np.testing.assert_allclose(train.balancing_weights(y, 3, 0.0), [1, 1, 0])
+    w = train.balancing_weights(y, 3, 1.0)  # each present class weighs the same in total, mean weight 1
+    np.testing.assert_allclose([3 * w[0], w[1], w[2]], [2, 2, 0])
+    np.testing.assert_allclose(w[y].mean(), 1.0)
+    weighted = train.smoothed_cross_entropy(0.0, w)(logits[:1].repeat(2, 0), None, jnp.array([0, 1]))
+    np.testing.assert_allclose(weighted, train.cross_entropy(logits[:1].repeat(2, 0), jnp.array([0, 1])) * w[:2],
+                               rtol=1e-6)

@@ -41,6 +41,36 @@ def compose(faces: np.ndarray, labels: np.ndarray, n_frames: int, *, seed: int =
     return np.stack(frames), truth
 
 
+def slideshow(faces: np.ndarray, labels: np.ndarray, photos: int, hold: int, *, seed: int = 0, size=(480, 640),
+              side: int = 120, places: int = 3, jitter: int = 3, noise: float = 6.0):
+    """(frames, truth, ids) of a slideshow seen by a camera: one textured background, ``places``
+    fixed spots each showing a face of ``side`` pixels; every ``hold`` frames all spots change to the
+    next faces (a new person at the same place: no cut), for ``photos`` photos. Each frame moves
+    every face by up to ``jitter`` pixels and adds sensor noise (σ ``noise``). ``truth`` as
+    ``compose``'s; ``ids[f]`` the index in ``faces`` of each true face of frame f."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 90 + 60 * np.sin(xx / 70 + rng.uniform(0, 6)) * np.cos(yy / 90)
+    gap = (w - places * side) // (places + 1)
+    frames, truth, ids = [], [], []
+    for f in range(photos * hold):
+        frame, boxes, who = base + rng.normal(0, noise, (h, w)), [], []
+        for p in range(places):
+            k = ((f // hold) * places + p) % len(faces)
+            x = gap + p * (side + gap) + int(rng.integers(-jitter, jitter + 1))
+            y = (h - side) // 2 + int(rng.integers(-jitter, jitter + 1))
+            frame[y:y + side, x:x + side] = cv2.resize(faces[k], (side, side), interpolation=cv2.INTER_CUBIC) \
+                + rng.normal(0, noise, (side, side))
+            boxes.append(((x, y, side, side), int(labels[k])))
+            who.append(k)
+        frames.append(cv2.cvtColor(np.clip(frame, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+        truth.append(boxes)
+        ids.append(who)
+    return np.stack(frames), truth, ids
+
+
 def write(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) -> None:
     """Frames (n, H, W, 3) uint8 BGR as an mp4 video."""
     import cv2
@@ -70,22 +100,44 @@ def score(truth, detections, min_iou: float = 0.3) -> dict:
     faces = found = correct = spurious = 0
     ratios = []
     for true, det in zip(truth, detections):
-        pairs = sorted(((iou(t[0], d[0]), i, j) for i, t in enumerate(true) for j, d in enumerate(det)), reverse=True)
-        used_t, used_d = set(), set()
-        for v, i, j in pairs:
-            if v >= min_iou and i not in used_t and j not in used_d:
-                used_t.add(i)
-                used_d.add(j)
-                correct += int(det[j][1] == true[i][1])
-                ratios.append(det[j][0][2] / true[i][0][2])
+        matched = _matches(true, det, min_iou)
+        for i, j in matched.items():
+            correct += int(det[j][1] == true[i][1])
+            ratios.append(det[j][0][2] / true[i][0][2])
         faces += len(true)
-        found += len(used_t)
-        spurious += len(det) - len(used_d)
+        found += len(matched)
+        spurious += len(det) - len(matched)
     return {"faces": faces, "found": found, "correct": correct, "spurious": spurious,
             "detection_rate": found / faces if faces else float("nan"),
             "accuracy_found": correct / found if found else float("nan"),
             "accuracy_all": correct / faces if faces else float("nan"),
             "side_ratio_median": float(np.median(ratios)) if ratios else float("nan")}
+
+
+def _matches(true, det, min_iou: float) -> dict:
+    """{true face index: detection index}, greedy, best IoU first (as ``score`` matches)."""
+    pairs = sorted(((iou(t[0], d[0]), i, j) for i, t in enumerate(true) for j, d in enumerate(det)), reverse=True)
+    out, used = {}, set()
+    for v, i, j in pairs:
+        if v >= min_iou and i not in out and j not in used:
+            out[i] = j
+            used.add(j)
+    return out
+
+
+def flicker(truth, ids, detections, min_iou: float = 0.3) -> dict:
+    """How often the label of one face (same ``ids`` entry) changes from a frame to the next, among
+    the consecutive frames where it is found in both: {"pairs", "changes", "rate"}."""
+    pairs = changes = 0
+    before = {}
+    for true, who, det in zip(truth, ids, detections):
+        now = {who[i]: det[j][1] for i, j in _matches(true, det, min_iou).items()}
+        for k, c in now.items():
+            if k in before:
+                pairs += 1
+                changes += int(before[k] != c)
+        before = now
+    return {"pairs": pairs, "changes": changes, "rate": changes / pairs if pairs else float("nan")}
 
 
 def check(model: str | os.PathLike, faces: np.ndarray, labels: np.ndarray, n_frames: int, *, seed: int = 0,

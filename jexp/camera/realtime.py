@@ -6,9 +6,10 @@ is detection, and it falls with the square of the scale; bench/camera.py measure
 and the faces found, and the README's speed section reports it); each face is cropped, resized
 to 48×48 (``INTER_AREA``) and scaled to [0, 1], FER2013's form; all faces of the frame are classified in
 one call of a compiled program whose batch is always ``max_faces`` (padded), so no frame compiles
-anything. With ``smooth`` > 0 each face's probabilities are averaged with those of the nearest face
-of the previous frame (exponential moving average, weight ``smooth`` on the past), so labels do
-not flicker.
+anything. With ``smooth`` > 0 each face's probabilities are averaged along its track (exponential moving
+average, weight ``smooth`` on the past; ``Smoother``): a face continues a previous-frame face whose
+box overlaps it and that looks like it, and a cut ends every track, so labels do not flicker and
+are not carried from one person to the next at the same place.
 
 A live camera or stream is read by a thread that keeps only the newest frame: processing never
 falls behind a queue; frames that arrive while one is being processed are skipped and counted. A
@@ -97,21 +98,23 @@ class NewestFrame:
 
 # --- faces -------------------------------------------------------------------------------------
 
-def face_detector(min_size: int = 40, scale: float = 0.7):
+def face_detector(min_size: int = 40, scale: float = 0.7, cascade: str = CASCADE, min_neighbors: int = 5):
     """grey frame (H, W) uint8 -> boxes (n, 4) int (x, y, w, h) in the frame's pixels, largest
-    first. The cascade runs on the frame resized by ``scale`` (most of a frame's time is detection,
-    and it falls with the square of the scale); ``min_size`` is the smallest face, in frame pixels."""
+    first. The cascade (one of OpenCV's Haar cascade files) runs on the frame resized by ``scale``
+    (most of a frame's time is detection, and it falls with the square of the scale); ``min_size``
+    is the smallest face, in frame pixels; ``min_neighbors`` how many overlapping hits make a face."""
     import cv2
-    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADE))
+    name = cascade
+    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
     if cascade.empty():
-        raise CameraError(f"OpenCV's face cascade {CASCADE} could not be loaded (opencv-python 4.x ships it)")
+        raise CameraError(f"OpenCV's face cascade {name} could not be loaded (opencv-python 4.x ships it)")
     if not 0 < scale <= 1:
         raise CameraError(f"the detection scale must be in (0, 1], not {scale}")
     smallest = max(int(round(min_size * scale)), 12)
 
     def detect(grey):
         small = grey if scale == 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        boxes = cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
+        boxes = cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=min_neighbors, minSize=(smallest, smallest))
         boxes = np.round(np.asarray(boxes, np.float64).reshape(-1, 4) / scale).astype(np.int32)
         boxes[:, 2:] = np.minimum(boxes[:, 2:], np.array(grey.shape[::-1]) - boxes[:, :2])  # inside the frame
         return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3], kind="stable")]
@@ -129,7 +132,10 @@ def crop_faces(grey: np.ndarray, boxes: np.ndarray, max_faces: int) -> np.ndarra
 
 
 def emotion_classifier(path: str | os.PathLike, max_faces: int):
-    """(classes, probs_fn) for a Keras .h5 with 48×48×1 inputs; probs_fn takes the fixed batch."""
+    """(classes, probs_fn, unsure_below) for a Keras .h5 with 48×48×1 inputs; probs_fn takes the
+    fixed batch. When the file holds a fitted temperature (``jexp run emotion`` stores one, fitted
+    on PublicTest), probs_fn gives calibrated probabilities and ``unsure_below`` is the confidence
+    under which a face is labelled "uncertain"; else the raw softmax and None."""
 
     from jexp.data import fer2013
     from jexp.io import keras_h5
@@ -139,32 +145,82 @@ def emotion_classifier(path: str | os.PathLike, max_faces: int):
                                            "there, or pass --model PATH.h5, a Keras model with 48×48×1 inputs")
     except keras_h5.KerasFileError as e:
         raise CameraError(str(e)) from None
-    probs = nets.probabilities(f, v)
+    meta = keras_h5.metadata(path)
+    temperature = meta.get("temperature")
+    if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise CameraError(f"{path}: its stored temperature {temperature!r} is not a positive number")
+    probs = nets.probabilities(f, v, temperature or 1.0)
     out = probs(np.zeros((max_faces, FACE_SIDE, FACE_SIDE, 1), np.float32))  # compile once, here
     classes = fer2013.CLASSES if out.shape[-1] == len(fer2013.CLASSES) else tuple(map(str, range(out.shape[-1])))
-    return classes, lambda x: np.asarray(probs(x))
+    return classes, lambda x: np.asarray(probs(x)), (meta.get("unsure_below") if temperature else None)
+
+
+def appearance(faces: np.ndarray) -> np.ndarray:
+    """A cheap identity signature of face crops (N, 48, 48, 1): each shrunk to 8×8, less its mean,
+    scaled to unit length; the dot product of two is near 1 for one face in consecutive frames
+    (camera noise, a few pixels of box jitter, JPEG) and rarely above 0.6 for two people
+    (bench/smoothing.py measures both on FER2013 faces)."""
+    import cv2
+    return _unit(np.stack([cv2.resize(f[..., 0], (8, 8), interpolation=cv2.INTER_AREA).ravel() for f in faces])
+                 if len(faces) else np.zeros((0, 64), np.float32))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """Rows less their mean, at unit length: their dot product is their correlation."""
+    v = v - v.mean(-1, keepdims=True)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+
+
+def _iou(a, b) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 @dataclass
 class Smoother:
-    """Per-face exponential moving average of the probabilities across frames: a face takes the
-    track of the previous frame's nearest face whose centre is within half its width."""
-    weight: float = 0.6  # on the past; 0: no smoothing
-    tracks: list = field(default_factory=list)  # [(centre, probs)]
+    """Per-face exponential moving average of the probabilities across frames, along face tracks.
+    A face continues the track of a previous-frame face whose box overlaps its own (IoU ≥
+    ``min_iou``) and that looks like it (``appearance`` similarity ≥ ``min_similarity``; given the
+    crops), best overlap first; otherwise it starts a new track, with its own probabilities. A cut
+    (the whole frame changes: the correlation of two 32×24 thumbnails under ``cut_below``) ends every
+    track. So a label follows a face, and is not handed to the next person at the same place."""
+    weight: float = 0.6            # on the past; 0: no smoothing
+    min_iou: float = 0.3           # box overlap for the same face in the next frame
+    min_similarity: float = 0.6    # appearance for the same face; -1: overlap alone (follows places)
+    cut_below: float = 0.5         # thumbnail correlation under which a frame is a cut; -1: never
+    tracks: list = field(default_factory=list)  # [(box, appearance or None, probs)]
+    thumb: np.ndarray | None = None
 
-    def __call__(self, boxes: np.ndarray, probs: np.ndarray) -> np.ndarray:
-        out, new, free = probs.copy(), [], list(range(len(self.tracks)))
-        for i, (x, y, w, h) in enumerate(boxes):
-            c = np.array([x + w / 2, y + h / 2])
-            near = [(np.linalg.norm(self.tracks[t][0] - c), t) for t in free]
-            near = [(d, t) for d, t in near if d <= w / 2]
-            if self.weight and near:
-                _, t = min(near)
-                free.remove(t)
-                out[i] = self.weight * self.tracks[t][1] + (1 - self.weight) * probs[i]
-            new.append((c, out[i]))
-        self.tracks = new
+    def __call__(self, boxes: np.ndarray, probs: np.ndarray, crops: np.ndarray | None = None,
+                 grey: np.ndarray | None = None) -> np.ndarray:
+        if grey is not None:
+            thumb = _unit(_thumbnail(grey).ravel())
+            if self.thumb is not None and float(thumb @ self.thumb) < self.cut_below:
+                self.tracks = []
+            self.thumb = thumb
+        looks = appearance(crops[:len(boxes)]) if crops is not None else [None] * len(boxes)
+        pairs = []
+        for i, box in enumerate(boxes):
+            for t, (old, seen, _) in enumerate(self.tracks):
+                overlap = _iou(box, old)
+                alike = seen is None or looks[i] is None or float(looks[i] @ seen) >= self.min_similarity
+                if overlap >= self.min_iou and alike:
+                    pairs.append((overlap, i, t))
+        out, used_i, used_t = probs.copy(), set(), set()
+        for _, i, t in sorted(pairs, reverse=True):
+            if self.weight and i not in used_i and t not in used_t:
+                used_i.add(i)
+                used_t.add(t)
+                out[i] = self.weight * self.tracks[t][2] + (1 - self.weight) * probs[i]
+        self.tracks = [(np.asarray(b, float), looks[i], out[i]) for i, b in enumerate(boxes)]
         return out
+
+
+def _thumbnail(grey: np.ndarray) -> np.ndarray:
+    import cv2
+    return cv2.resize(grey, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def annotate(frame: np.ndarray, boxes, labels, confidences) -> np.ndarray:
@@ -203,17 +259,18 @@ def _check_display():
 
 def run(source: str, model: str, *, show: bool = False, record: str | None = None, max_frames: int = 0,
         smooth: float = 0.6, max_faces: int = 4, detect_scale: float = 0.7, timeout: float = 5.0, detect=None,
-        echo=print) -> Summary:
+        echo=print, smoother: Smoother | None = None) -> Summary:
     """Classify the faces of every frame of ``source`` and ``echo`` one line per frame; returns the
-    summary (also on Ctrl-C or when a camera goes silent)."""
+    summary (also on Ctrl-C or when a camera goes silent). ``smoother`` replaces ``Smoother(smooth)``."""
     import cv2
     if show:
         _check_display()
-    classes, probs_fn = emotion_classifier(model, max_faces)
+    classes, probs_fn, unsure_below = emotion_classifier(model, max_faces)
+    say = lambda c, q: classes[c] if unsure_below is None or q >= unsure_below else f"uncertain ({classes[c]}?)"
     detect = detect or face_detector(scale=detect_scale)
     cap, live = open_source(source)
     reader = NewestFrame(cap) if live else None
-    writer, s, smoother = None, Summary(), Smoother(smooth)
+    writer, s, smoother = None, Summary(), smoother or Smoother(smooth)
     start = time.perf_counter()
     try:
         while not max_frames or s.frames < max_frames:
@@ -234,7 +291,7 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
             t1 = time.perf_counter()
             batch = crop_faces(grey, boxes, max_faces)
             t2 = time.perf_counter()
-            p = smoother(boxes, probs_fn(batch)[:len(boxes)])
+            p = smoother(boxes, probs_fn(batch)[:len(boxes)], batch, grey)
             t3 = time.perf_counter()
             for k, dt in zip(s.stage_s, (t1 - t0, t2 - t1, t3 - t2)):
                 s.stage_s[k] += dt
@@ -243,11 +300,11 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
             best = p.argmax(-1) if len(boxes) else np.zeros(0, int)
             s.detections.append([(tuple(map(int, b)), int(c), float(q[c])) for b, c, q in zip(boxes, best, p)])
             fps = s.frames / (time.perf_counter() - start)
-            faces = "; ".join(f"{classes[c]} {100 * q[c]:.0f}% at {tuple(map(int, b))}" for b, c, q in zip(boxes, best, p))
+            faces = "; ".join(f"{say(c, q[c])} {100 * q[c]:.0f}% at {tuple(map(int, b))}" for b, c, q in zip(boxes, best, p))
             echo(f"frame {s.frames}: {len(boxes)} face{'' if len(boxes) == 1 else 's'}"
                  f"{': ' + faces if faces else ''} | {fps:.1f} fps")
             if show or record:
-                annotate(frame, boxes, [classes[c] for c in best], [q[c] for c, q in zip(best, p)])
+                annotate(frame, boxes, [say(c, q[c]) for c, q in zip(best, p)], [q[c] for c, q in zip(best, p)])
             if record:
                 if writer is None:
                     writer = cv2.VideoWriter(record, cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS) or 25,

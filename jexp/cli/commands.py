@@ -90,7 +90,8 @@ def parser() -> Parser:
     cam.add_argument("--record", metavar="OUT.mp4", help="write the annotated video")
     cam.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0: never)")
     cam.add_argument("--smooth", type=float, default=0.6, metavar="W",
-                     help="weight of the past in each face's running average of probabilities (0: none)")
+                     help="weight of the past in each face's running average of probabilities along its track "
+                     "(box overlap and appearance; a cut ends every track) (0: none)")
     cam.add_argument("--max-faces", type=int, default=4, metavar="K", help="faces classified per frame, largest first")
     cam.add_argument("--detect-scale", type=float, default=0.7, metavar="S",
                      help="find faces on the frame scaled by S (faster; 1: full size; default: 0.7)")

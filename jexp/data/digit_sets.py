@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import matplotlib
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from jexp.data import digit_pictures
 
@@ -38,6 +40,12 @@ The sets (all passed through `digit_pictures.preprocess`, as a user's own pictur
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
          cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
          cv2.FONT_HERSHEY_SCRIPT_COMPLEX)
+# TrueType fonts that matplotlib ships (so every machine with jexp has them), none of them Hershey:
+# digits typeset in these are training material (``typeset``); the ``fonts`` family stays unseen
+TYPESET_FONTS = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique", "DejaVuSansMono",
+                 "DejaVuSansMono-Bold", "DejaVuSansMono-Oblique", "DejaVuSansMono-BoldOblique", "DejaVuSerif",
+                 "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic", "STIXGeneral", "STIXGeneralBol",
+                 "STIXGeneralItalic", "STIXGeneralBolIta", "cmr10", "cmss10", "cmtt10", "cmb10", "cmti10")
 OPTDIGITS = Path("optdigits") / "optdigits.tes"
 OPTDIGITS_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/optdigits/optdigits.tes"
 
@@ -172,6 +180,53 @@ def fonts(samples: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
                     images.append(cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA))
                     labels.append(d)
     return images, np.array(labels)
+
+
+def typeset(samples: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``samples`` digits of each class in each of ``TYPESET_FONTS`` (matplotlib's TrueType fonts), in
+    MNIST's convention: (images (N, 28, 28, 1) float32, labels (N,)). Each is drawn at its own size
+    with a stroke 0–3 px wider, rotated ±10°, sheared ±0.2, cropped to its ink and rendered 10–32 px tall (or wide) before
+    ``digit_pictures.preprocess``; N = 10 · samples · len(TYPESET_FONTS)."""
+    root = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    images, labels = [], []
+    for name in TYPESET_FONTS:
+        faces = {}
+        for d in range(10):
+            for _ in range(samples):
+                pt = int(rng.integers(40, 64))
+                face = faces.setdefault(pt, ImageFont.truetype(str(root / f"{name}.ttf"), pt))
+                canvas = Image.new("L", (128, 128))
+                ImageDraw.Draw(canvas).text((64, 64), str(d), fill=255, font=face, anchor="mm",
+                                            stroke_width=int(rng.integers(0, 4)), stroke_fill=255)
+                m = cv2.getRotationMatrix2D((64, 64), rng.uniform(-10, 10), 1.0)
+                m[0, 1] += rng.uniform(-0.2, 0.2)
+                im = cv2.warpAffine(np.asarray(canvas), m, (128, 128))
+                rows, cols = np.nonzero(im.max(1) > 127)[0], np.nonzero(im.max(0) > 127)[0]
+                im = np.pad(im[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], 4)
+                scale = rng.choice([10, 14, 20, 32]) / max(im.shape)  # the glyph's long side, in pixels
+                images.append(cv2.resize(im, (max(1, round(im.shape[1] * scale)), max(1, round(im.shape[0] * scale))),
+                                         interpolation=cv2.INTER_AREA))
+                labels.append(d)
+    (x, y), unreadable = _readable(images, np.array(labels), "high")
+    return x, y
+
+
+def scan_copies(images: np.ndarray, labels: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Training copies of digits (uint8 (N, H, W), ink high) as low-resolution scanners give them, in
+    MNIST's convention ((images (M, 28, 28, 1) float32, labels (M,)), the unreadable left out): each
+    digit, with its own draw, either through ``scanned`` (at 12, 16 or 20 px, stretched to its box or
+    not, binarised at 0.3–0.7 of full ink or not, a pen 0–2 px thicker) or shrunk to 7–10 px
+    (``resized``). The families made the same ways (``mnist_Npx``, ``mnist_boxfill``,
+    ``fonts_boxfill``) are then no longer unseen processes, only unseen digits."""
+    pictures = []
+    for im in images:
+        if rng.random() < 0.25:
+            pictures.append(resized(im[None], int(rng.integers(7, 11)))[0])
+        else:
+            pictures += scanned(im[None], rng, stretch=bool(rng.random() < 0.6), binarise=bool(rng.random() < 0.7),
+                                size=int(rng.choice([12, 16, 20])), threshold=float(rng.uniform(0.3, 0.7)))
+    (x, y), _ = _readable(pictures, labels, "high")
+    return x, y
 
 
 def load_optdigits(root) -> tuple[np.ndarray, np.ndarray] | None:

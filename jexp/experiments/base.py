@@ -45,17 +45,19 @@ def attack_samples(fixed, key, probs, labels, n: int, min_confidence: float, fla
         raise UsageError(f"{e}; lower --min_confidence or name test images with --{flag}=I,J,…") from None
 
 
-def earlier_run(name: str, cfg, flag: str, keys: tuple[str, ...]) -> tuple[Path, dict, dict]:
+def earlier_run(name: str, cfg, flag: str, keys: tuple[str, ...], absent: dict | None = None) -> tuple[Path, dict, dict]:
     """(folder, saved config, metrics) of the earlier run of ``name`` in the folder ``getattr(cfg,
     flag)``, whose models a run re-evaluates instead of training them; its config must agree with
-    ``cfg`` on every training setting in ``keys``, else a one-line usage error names the others."""
+    ``cfg`` on every training setting in ``keys``, else a one-line usage error names the others.
+    ``absent`` gives the value a setting added later had in runs from before it (its effect off)."""
     folder = Path(getattr(cfg, flag))
     try:
         saved = json.loads((folder / "config.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError) as e:
         raise UsageError(f"--{flag}={folder}: no readable config.json and metrics.json ({e})") from None
-    differ = [k for k in keys if artifacts.to_jsonable(getattr(cfg, k)) != saved["config"].get(k)]
+    old = {**(absent or {}), **saved["config"]}
+    differ = [k for k in keys if artifacts.to_jsonable(getattr(cfg, k)) != old.get(k)]
     if saved.get("experiment") != name or differ:
         raise UsageError(f"--{flag}={folder}: its models were trained with other settings "
                          f"({', '.join(differ) or f'not a {name} run'}); train afresh instead")

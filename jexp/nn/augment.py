@@ -140,16 +140,7 @@ class Augment:
         k1, k2 = jax.random.split(key)
         b = x.shape[0]
         sigma = jax.random.uniform(k1, (b, 1, 1, 1), minval=self.blur_sigma[0], maxval=self.blur_sigma[1])
-        taps = jnp.arange(-2, 3, dtype=x.dtype)
-        wts = jnp.exp(-taps[None, :] ** 2 / (2 * sigma.reshape(b, 1) ** 2))
-        wts = wts / wts.sum(-1, keepdims=True)                                         # (b, 5)
-        y = x
-        for axis in (1, 2):  # separable 5-tap Gaussian, zero padded
-            pad = [(0, 0)] * 4
-            pad[axis] = (2, 2)
-            yp, n = jnp.pad(y, pad), y.shape[axis]
-            y = sum(wts[:, i, None, None, None] * jax.lax.slice_in_dim(yp, i, i + n, axis=axis) for i in range(5))
-        return jnp.where(jax.random.uniform(k2, (b, 1, 1, 1)) < self.blur_prob, y, x)
+        return jnp.where(jax.random.uniform(k2, (b, 1, 1, 1)) < self.blur_prob, gaussian_blur(x, sigma), x)
 
     def contrast(self, key, x):
         k1, k2, k3 = jax.random.split(key, 3)
@@ -160,6 +151,54 @@ class Augment:
         x = x ** g
         noise = jax.random.normal(k2, x.shape) * self.noise_std * (jax.random.uniform(k3, (b, 1, 1, 1)) < self.noise_prob)
         return jnp.clip(x + noise, 0.0, 1.0)
+
+
+def gaussian_blur(x, sigma):
+    """Each image of ``x`` (B, H, W, C) blurred by a separable 5-tap Gaussian of its own ``sigma``
+    (B, 1, 1, 1), zero padded."""
+    b = x.shape[0]
+    taps = jnp.arange(-2, 3, dtype=x.dtype)
+    wts = jnp.exp(-taps[None, :] ** 2 / (2 * sigma.reshape(b, 1) ** 2))
+    wts = wts / wts.sum(-1, keepdims=True)                                         # (b, 5)
+    y = x
+    for axis in (1, 2):
+        pad = [(0, 0)] * 4
+        pad[axis] = (2, 2)
+        yp, n = jnp.pad(y, pad), y.shape[axis]
+        y = sum(wts[:, i, None, None, None] * jax.lax.slice_in_dim(yp, i, i + n, axis=axis) for i in range(5))
+    return y
+
+
+# JPEG's luminance quantisation table (ITU-T T.81, Annex K), for quality 50
+JPEG_LUMA = jnp.array([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
+    [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], jnp.float32)
+
+
+def _dct8() -> jnp.ndarray:
+    k, n = jnp.arange(8)[:, None], jnp.arange(8)[None, :]
+    d = jnp.cos(jnp.pi * (2 * n + 1) * k / 16) * jnp.sqrt(2 / 8)
+    return d.at[0].set(d[0] / jnp.sqrt(2.0))  # orthonormal DCT-II
+
+
+def jpeg(x, quality):
+    """JPEG's lossy step on grey images ``x`` (B, H, W, 1) in [0, 1], H and W multiples of 8 (else
+    the edge is left as is): each 8×8 block's DCT rounded to the luminance table scaled for its
+    ``quality`` (B,) in 1..100 (libjpeg's scaling), then back. What it drops (fine texture, block
+    edges) is what a streamed webcam's JPEG drops; the entropy coding it leaves out is lossless."""
+    b, h, w, _ = x.shape
+    hb, wb = h // 8, w // 8
+    q = jnp.clip(quality, 1, 100)
+    scale = jnp.where(q < 50, 5000 / q, 200 - 2 * q)[:, None, None, None, None]
+    table = jnp.clip(jnp.floor((JPEG_LUMA * scale + 50) / 100), 1, 255)           # (b, 1, 1, 8, 8)
+    d = _dct8()
+    core = x[:, :hb * 8, :wb * 8, 0] * 255 - 128
+    blocks = core.reshape(b, hb, 8, wb, 8).transpose(0, 1, 3, 2, 4)                # (b, hb, wb, 8, 8)
+    coef = d @ blocks @ d.T
+    back = d.T @ (jnp.round(coef / table) * table) @ d
+    out = (back.transpose(0, 1, 3, 2, 4).reshape(b, hb * 8, wb * 8) + 128) / 255
+    return jnp.clip(x.at[:, :hb * 8, :wb * 8, 0].set(out), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -195,6 +234,19 @@ class FaceAugment:
     flip: bool = True
     brightness: float = 0.15    # added, uniform in ±
     contrast: tuple = (0.7, 1.3)
+    # another camera (each stage on its share of the faces; all off by default): exposure (a gamma
+    # curve), distance (down to one of ``lowres_sizes`` px and back), focus (blur), a streamed
+    # webcam (``jpeg`` at a quality in ``jpeg_quality``) and sensor noise, in that order
+    gamma_prob: float = 0.0
+    gamma: tuple = (0.5, 2.0)
+    lowres_prob: float = 0.0
+    lowres_sizes: tuple = (12, 16, 24)
+    blur_prob: float = 0.0
+    blur_sigma: tuple = (0.5, 1.5)
+    jpeg_prob: float = 0.0
+    jpeg_quality: tuple = (10, 60)
+    noise_prob: float = 0.0
+    noise_std: tuple = (0.02, 0.06)  # σ of the Gaussian noise, uniform in this range
 
     def __call__(self, key, x):
         b, h, w, _ = x.shape
@@ -216,4 +268,28 @@ class FaceAugment:
         mean = y.mean(axis=(1, 2, 3), keepdims=True)
         c = jax.random.uniform(k[4], (b, 1, 1, 1), minval=self.contrast[0], maxval=self.contrast[1])
         d = jax.random.uniform(k[5], (b, 1, 1, 1), minval=-self.brightness, maxval=self.brightness)
-        return jnp.clip((y - mean) * c + mean + d, 0.0, 1.0)
+        y = jnp.clip((y - mean) * c + mean + d, 0.0, 1.0)
+        return self.camera(k[6], y) if self.camera_stages else y
+
+    @property
+    def camera_stages(self) -> bool:
+        return any((self.gamma_prob, self.lowres_prob, self.blur_prob, self.jpeg_prob, self.noise_prob))
+
+    def camera(self, key, y):
+        """The other-camera stages on faces ``y`` (B, S, S, 1) in [0, 1]."""
+        b, s = y.shape[0], y.shape[1]
+        k = jax.random.split(key, 11)
+        use = lambda i, p: jax.random.uniform(k[i], (b, 1, 1, 1)) < p
+        u = lambda i, lo, hi: jax.random.uniform(k[i], (b, 1, 1, 1), minval=lo, maxval=hi)
+        g = jnp.exp(u(1, jnp.log(self.gamma[0]), jnp.log(self.gamma[1])))
+        y = jnp.where(use(0, self.gamma_prob), y ** g, y)
+        which = jax.random.randint(k[3], (b, 1, 1, 1), 0, len(self.lowres_sizes))
+        small = use(2, self.lowres_prob)
+        for i, r in enumerate(self.lowres_sizes):
+            down = jax.image.resize(y, (b, r, r, 1), "linear", antialias=True)
+            y = jnp.where(small & (which == i), jax.image.resize(down, (b, s, s, 1), "cubic"), y)
+        y = jnp.where(use(4, self.blur_prob), gaussian_blur(y, u(5, *self.blur_sigma)), y)
+        quality = jax.random.uniform(k[7], (b,), minval=self.jpeg_quality[0], maxval=self.jpeg_quality[1])
+        y = jnp.where(use(6, self.jpeg_prob), jpeg(y, jnp.round(quality)), y)
+        noise = jax.random.normal(k[9], y.shape) * u(10, *self.noise_std)
+        return jnp.clip(jnp.where(use(8, self.noise_prob), y + noise, y), 0.0, 1.0)

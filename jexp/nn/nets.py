@@ -305,6 +305,7 @@ def classifier(net: Sequential, params, model_state=None) -> tuple[Callable, Any
     return logits_fn, (params, model_state or {})
 
 
-def probabilities(logits_fn, variables):
-    """``x -> softmax(logits_fn(variables, x))``, jitted (the weights are constants of the program)."""
-    return jax.jit(lambda x: jax.nn.softmax(logits_fn(variables, x)))
+def probabilities(logits_fn, variables, temperature: float = 1.0):
+    """``x -> softmax(logits_fn(variables, x) / temperature)``, jitted (the weights are constants of
+    the program)."""
+    return jax.jit(lambda x: jax.nn.softmax(logits_fn(variables, x) / temperature))

@@ -62,6 +62,28 @@ def cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
+def smoothed_cross_entropy(smoothing: float = 0.0, class_weights=None) -> Callable:
+    """A ``loss_fn(logits, x, labels)`` for ``fit_net``: per-example cross-entropy against the
+    label smoothed by ``smoothing`` ((1 − ε)·one-hot + ε / classes; Szegedy et al. 2016), times
+    ``class_weights[label]`` when given (e.g. more weight on rare classes)."""
+    w = None if class_weights is None else jnp.asarray(class_weights, jnp.float32)
+
+    def loss(logits, x, labels):
+        n = logits.shape[-1]
+        target = jax.nn.one_hot(labels, n) * (1 - smoothing) + smoothing / n
+        out = optax.softmax_cross_entropy(logits, target)
+        return out if w is None else out * w[labels]
+    return loss
+
+
+def balancing_weights(labels, classes: int, power: float) -> np.ndarray:
+    """Per-class loss weights ∝ (1 / the class's share of ``labels``)^``power`` (0: all 1; 1: every
+    class weighs as much in total), scaled so that their mean over ``labels`` is 1."""
+    counts = np.bincount(np.asarray(labels), minlength=classes).astype(np.float64)
+    w = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** power, 0.0)
+    return w / (w[np.asarray(labels)].mean())
+
+
 def optimizer(name: str = "sgd", **hparams) -> optax.GradientTransformation:
     """An optax optimiser whose hyper-parameters live in its state, so they can differ per run."""
     return optax.inject_hyperparams(getattr(optax, name))(**hparams)

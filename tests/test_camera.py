@@ -281,3 +281,27 @@ def test_a_calibrated_model_labels_unsure_faces_uncertain(tmp_path):
     keras_h5.save(tmp_path / "bad.h5", FACE_NET, params, state, metadata={"temperature": -1})
     with pytest.raises(realtime.CameraError, match="not a positive number"):
         realtime.run(str(video), str(tmp_path / "bad.h5"), detect=box, echo=lines.append)
+
+
+def test_sigterm_finalises_the_recording_and_prints_the_summary(model, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    frames = [np.full((96, 128, 3), (i * 7) % 255, np.uint8) for i in range(3000)]
+    video, record = tmp_path / "long.mp4", tmp_path / "out.mp4"
+    write_video(video, frames, fps=25)
+    p = subprocess.Popen([sys.executable, "-m", "jexp", "camera", "--source", str(video), "--model", str(model),
+                          "--record", str(record)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in p.stdout:  # the loop is running: frames are being recorded
+        if line.startswith("frame 20:"):
+            break
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    summary = [line for line in out.splitlines() if line.startswith("summary:")]
+    assert summary and "stopped: SIGTERM" in summary[0]
+    cap = cv2.VideoCapture(str(record))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, _ = cap.read()
+    cap.release()
+    assert ok and 20 <= n < 3000  # playable, and cut where the signal came

@@ -246,3 +246,27 @@ def test_an_experiments_help_groups_the_settings_it_shares_with_others(capsys):
     _, out, _ = run_cli(capsys, "run", "ex1d", "--help")  # ex1d only changes GridConfig's defaults
     assert "config, shared: The settings of an MLP depth × activation study (GridConfig)" in out
     assert "hidden layers of each MLP (default: 5,20,40)" in " ".join(out.split())
+
+
+def test_sigterm_stops_a_run_cleanly_in_one_line_and_leaves_the_old_results(tmp_path):
+    """SIGTERM (kill, timeout, a scheduler) is a clean stop, as Ctrl-C is: the staging folder goes,
+    the results of the run before stay, one line says what happened."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "jexp", "run", "toyconv", "--quick", "--no-progress", f"--out={out}"]
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    before = (out / "toyconv" / "quick" / "metrics.json").read_bytes()
+    p = subprocess.Popen(cmd + ["--fresh"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while not list((out / "toyconv").glob(".quick.staging.*")) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=120)[1]
+    if p.returncode == 0:
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert p.returncode == 143 and err.count("\n") == 1 and err.startswith("jexp: error: interrupted (SIGTERM)")
+    assert not list((out / "toyconv").glob(".quick.staging.*"))
+    assert (out / "toyconv" / "quick" / "metrics.json").read_bytes() == before

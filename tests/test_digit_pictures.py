@@ -120,3 +120,33 @@ def test_polarity_rule_on_ordinary_pictures():
     stroke[8:40, 22:24] = 1
     grey = paper * (1 - stroke) + 0.2 * stroke
     assert digit_pictures.ink_polarity(grey) == "low"
+
+
+def test_a_huge_picture_is_refused_from_its_header_and_the_other_files_still_print(tmp_path, capsys):
+    import struct
+    import zlib
+    from jexp.cli import commands
+
+    def png(w, h):  # a valid PNG header claiming w × h, with one tiny (wrong-sized) data chunk
+        chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    big = tmp_path / "big.png"
+    big.write_bytes(png(100_000, 100_000))
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png(12_000, 12_000))
+    good = tmp_path / "seven.png"
+    cv2.imwrite(str(good), seven())
+    with pytest.raises(digit_pictures.DigitError, match="more than a digit picture needs"):
+        digit_pictures.read_image(huge)
+    with pytest.raises(digit_pictures.DigitError, match="directory"):
+        digit_pictures.read_image(tmp_path)
+    import jax
+    from jexp.io import keras_h5
+    from jexp.nn import nets
+    net = nets.Sequential((28, 28, 1), (nets.Flatten(), nets.Dense(10)))
+    model = keras_h5.save(tmp_path / "m.h5", net, *nets.init(net, jax.random.key(0)))
+    code = commands.main(["predict-digit", str(big), str(huge), str(good), f"--model={model}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and err.count("jexp: error:") == 2 and "big.png" in err and "huge.png" in err
+    assert out.startswith(f"{good}: ")

@@ -322,8 +322,9 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
                     raise CameraError("--show could not open a window (no display?); use --record OUT.mp4") from None
         else:
             s.stopped_by = f"--max-frames {max_frames}"
-    except KeyboardInterrupt:
-        s.stopped_by = "Ctrl-C"
+    except KeyboardInterrupt as e:
+        from jexp.runtime import signals
+        s.stopped_by = signals.name(e)
     finally:
         s.seconds = time.perf_counter() - start
         if reader is not None:

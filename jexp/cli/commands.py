@@ -128,8 +128,9 @@ def _error(msg: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     from jexp.data import digit_pictures, files
-    from jexp.io import keras_h5
-    from jexp.runtime import compile_cache
+    from jexp.io import artifacts, keras_h5
+    from jexp.runtime import compile_cache, signals
+    signals.install()
     try:
         top = parser()
         if not argv:
@@ -163,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0
     except UsageError as e:
         return _error(str(e), 2)
-    except (files.DataError, digit_pictures.DigitError, keras_h5.KerasFileError) as e:
+    except (files.DataError, digit_pictures.DigitError, keras_h5.KerasFileError, artifacts.Busy) as e:
         return _error(str(e), 1)
-    except KeyboardInterrupt:
-        return _error("interrupted; run the same command again to resume from the last epoch", 130)
+    except KeyboardInterrupt as e:
+        return _error(f"interrupted ({signals.name(e)}); run the same command again to resume from the last epoch",
+                      143 if isinstance(e, signals.Terminated) else 130)
 
 
 def _camera(args) -> int:
@@ -218,6 +220,7 @@ def run_all(args) -> int:
     table at the end; exit 1 if any failed."""
     from jexp.cli import report, runner
     from jexp.data import files
+    from jexp.io import artifacts
     rows = []
     for name in registry.names():
         t0 = time.perf_counter()
@@ -230,7 +233,7 @@ def run_all(args) -> int:
         except files.MissingData as e:
             optional = getattr(registry.load(name), "SKIP_WITHOUT_DATA", False)
             status, where = (f"skipped: {e}" if optional else f"failed: {e}"), "-"
-        except (files.DataError, UsageError) as e:
+        except (files.DataError, UsageError, artifacts.Busy) as e:
             status, where = f"failed: {e}", "-"
         except Exception as e:  # a bug in one experiment must not stop the others
             status, where = f"failed: {type(e).__name__}: {e}".splitlines()[0], "-"

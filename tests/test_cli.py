@@ -1,6 +1,7 @@
 """The `jexp` command: usage errors, runs on synthetic data, bitwise repeats, `run all`, help and
 config keys, timing.json (jexp.cli)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -270,3 +271,64 @@ def test_sigterm_stops_a_run_cleanly_in_one_line_and_leaves_the_old_results(tmp_
     assert p.returncode == 143 and err.count("\n") == 1 and err.startswith("jexp: error: interrupted (SIGTERM)")
     assert not list((out / "toyconv").glob(".quick.staging.*"))
     assert (out / "toyconv" / "quick" / "metrics.json").read_bytes() == before
+
+
+def test_kill_9_at_any_moment_of_a_run_leaves_complete_old_or_new_results(tmp_path):
+    """SIGKILL (nothing runs after it) at spread moments of `jexp run toyconv --quick`: afterwards,
+    once the next run's repair is done, the folder holds one run's complete set of files."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from jexp.io import artifacts
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "jexp", "run", "toyconv", "--quick", "--no-progress", "--fresh", f"--out={out}"]
+    t0 = time.time()
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    full = time.time() - t0
+    folder = out / "toyconv" / "quick"
+    for i in range(6):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full * (0.3 + 0.15 * i))
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+        with artifacts.exclusive(out / "toyconv"):
+            for f in (out / "toyconv", folder):
+                artifacts.recover(f)
+        listed = json.loads((folder / artifacts.MANIFEST).read_text())
+        assert listed and all((folder / name).exists() for name in listed), i
+        json.loads((folder / "metrics.json").read_text())
+        assert not [p.name for p in (out / "toyconv").iterdir() if ".staging." in p.name or ".old." in p.name]
+
+
+def test_impossible_config_values_are_refused_in_one_line_and_help_states_the_bounds(capsys):
+    for bad, said in (("--lr=-1", "--lr=-1: must be > 0"), ("--lr=0", "--lr=0: must be > 0"),
+                      ("--epochs=0", "--epochs=0: must be ≥ 1"), ("--batch_size=-5", "must be ≥ 1"),
+                      ("--fill_prob=1.5", "--fill_prob=1.5: must be in [0, 1]"), ("--lr=nan", "must be a finite number"),
+                      ("--ood_sizes=8,-2", "--ood_sizes=-2: must be ≥ 0")):
+        assert commands.main(["run", "digits", "--quick", bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("jexp: error:") and said in err, (bad, err)
+    assert commands.main(["run", "digits", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.002; > 0)" in text and "(default: 0.3; in [0, 1])" in text
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    assert commands.main(["run", "toyconv", "--quick", "--no-progress", f"--out={a_file}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("jexp: error:") and "a_file" in err
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+        assert commands.main(["run", "toyconv", "--quick", "--no-progress", f"--out={locked}"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Permission denied" in err
+    finally:
+        locked.chmod(0o700)

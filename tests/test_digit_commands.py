@@ -98,7 +98,10 @@ def test_eval_digits_accuracy_and_confusion(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("missing_npz", "no such file"), ("bad_npz", "not a readable .npz"), ("no_labels", "missing array"),
+    ("missing_npz", "no such file"), ("bad_npz", "not a readable .npz"), ("no_labels", "no array 'labels' in it"),
+    ("empty", "no images in it"), ("nan_labels", "whole digits"), ("text_labels", "expected the digits 0-9"),
+    ("fractional_labels", "whole digits"), ("pickled", "pickled objects"), ("directory", "a directory"),
+    ("int8_images", "not a picture format"), ("bool_images", "not a picture format"),
     ("broken_h5", "not an HDF5 file"), ("wrong_input", "takes inputs of shape"), ("no_model", "no such model file"),
 ])
 def test_eval_digits_bad_input_is_one_line_exit_1(tmp_path, capsys, case, message):
@@ -111,6 +114,17 @@ def test_eval_digits_bad_input_is_one_line_exit_1(tmp_path, capsys, case, messag
         npz.write_text("hello")
     elif case == "no_labels":
         np.savez(npz, images=np.zeros((2, 8, 8), np.uint8))
+    elif case == "empty":
+        np.savez(npz, images=np.zeros((0, 8, 8), np.uint8), labels=np.zeros(0, np.int64))
+    elif case in ("nan_labels", "text_labels", "fractional_labels"):
+        labels = {"nan_labels": [1.0, np.nan], "text_labels": ["one", "seven"], "fractional_labels": [1.0, 6.5]}[case]
+        np.savez(npz, images=np.zeros((2, 8, 8), np.uint8), labels=np.array(labels))
+    elif case == "pickled":
+        np.savez(npz, images=np.array([object()] * 2, dtype=object), labels=np.array([1, 7]))
+    elif case == "directory":
+        npz = tmp_path
+    elif case in ("int8_images", "bool_images"):
+        np.savez(npz, images=np.zeros((2, 8, 8), np.int8 if case == "int8_images" else bool), labels=np.array([1, 7]))
     elif case == "broken_h5":
         model.write_bytes(model.read_bytes()[:300])
     elif case == "wrong_input":

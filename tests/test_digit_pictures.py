@@ -58,7 +58,11 @@ def test_tiny_and_huge_inputs_land_in_the_same_frame():
     (np.full((30, 30), 200, np.uint8), "no ink"),
     (np.zeros((5,), np.uint8), "expected an image"),
     (np.zeros((10, 10, 2), np.uint8), "expected an image"),
-    (np.array([[np.nan, 1], [0, 1]]), "NaN"),
+    (np.pad(np.array([[np.nan, 1], [0, 1]]), 3), "NaN"),
+    (np.full((2, 2), 200, np.uint8), "too small to hold a digit"),
+    (np.zeros((28, 28), np.int8), "not a picture format"),
+    (np.zeros((28, 28), bool), "not a picture format"),
+    (np.full((28, 28), -0.5), "negative values"),
 ])
 def test_bad_images_raise_one_line(image, message):
     with pytest.raises(digit_pictures.DigitError, match=message):

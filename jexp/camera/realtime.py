@@ -243,6 +243,7 @@ class Summary:
     stage_s: dict = field(default_factory=lambda: {"detect": 0.0, "preprocess": 0.0, "classify": 0.0})
     stopped_by: str = "end of video"
     source_lost: bool = False  # a live source went silent
+    frames_claimed: int = 0   # a video file that ended before the frames its container states: how many it states
     detections: list = field(default_factory=list)  # per frame: [(box, class index, confidence)]
 
     def line(self) -> str:
@@ -269,6 +270,7 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
     say = lambda c, q: classes[c] if unsure_below is None or q >= unsure_below else f"uncertain ({classes[c]}?)"
     detect = detect or face_detector(scale=detect_scale)
     cap, live = open_source(source)
+    claimed = 0 if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # what a file's container says
     reader = NewestFrame(cap) if live else None
     writer, s, smoother = None, Summary(), smoother or Smoother(smooth)
     start = time.perf_counter()
@@ -327,6 +329,8 @@ def run(source: str, model: str, *, show: bool = False, record: str | None = Non
         s.stopped_by = signals.name(e)
     finally:
         s.seconds = time.perf_counter() - start
+        if s.stopped_by == "end of video" and claimed > s.frames:
+            s.frames_claimed = claimed
         if reader is not None:
             reader.close()
             s.skipped = reader.skipped

@@ -14,6 +14,7 @@ Exit codes: 0 done, 1 bad or missing data or files (or, for ``run all``, any exp
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -116,7 +117,9 @@ def experiment_parser(name: str, module) -> Parser:
         for field, typ, default, comment in own:
             shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
             group.add_argument(f"--{field}", dest=f"cfg.{field}", metavar=typ.upper(), default=argparse.SUPPRESS,
-                               help=f"{comment + ' ' if comment else ''}(default: {shown!s})".replace("%", "%%"))
+                               help=(f"{comment + ' ' if comment else ''}(default: {shown!s}"
+                                     + (f"; {configs.bounds_text(field)}" if configs.bounds_text(field) else "")
+                                     + ")").replace("%", "%%"))
     return p
 
 
@@ -125,8 +128,20 @@ def _error(msg: str, code: int) -> int:
     return code
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's and FFmpeg's own warnings (no camera at an index, a damaged frame) go straight to
+    stderr before jexp can say what happened in one line; they are turned off for the commands
+    (read when OpenCV loads; a value the user set is kept)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "cv2" in sys.modules:  # already loaded (jexp used from Python): OpenCV's own level still applies
+        import cv2
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_opencv()
     from jexp.data import digit_pictures, files
     from jexp.io import artifacts, keras_h5
     from jexp.runtime import compile_cache, signals
@@ -166,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(e), 2)
     except (files.DataError, digit_pictures.DigitError, keras_h5.KerasFileError, artifacts.Busy) as e:
         return _error(str(e), 1)
+    except OSError as e:  # a full disk, a read-only or missing folder, --out naming a file: the system's words
+        where = e.filename if e.filename is not None else ""
+        return _error(f"{where}: {e.strerror or e}" if where else f"{e.strerror or e}", 1)
     except KeyboardInterrupt as e:
         return _error(f"interrupted ({signals.name(e)}); run the same command again to resume from the last epoch",
                       143 if isinstance(e, signals.Terminated) else 130)
@@ -181,6 +199,9 @@ def _camera(args) -> int:
     except realtime.CameraError as e:
         return _error(str(e), 1)
     print(f"summary: {s.line()}")
+    if s.frames_claimed:
+        print(f"jexp: warning: {args.source}: its container says {s.frames_claimed} frames, but only {s.frames} "
+              "could be read (a truncated or damaged file?)", file=sys.stderr)
     return 1 if s.source_lost else 0
 
 

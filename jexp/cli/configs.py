@@ -40,8 +40,54 @@ def _parse(value: str, typ, key: str):
         raise UsageError(f"--{key}={value}: expected {getattr(typ, '__name__', typ)}") from None
 
 
+# what a value may be, by the field's name (first match; one place for every experiment's config):
+# (names or name endings, lowest, lowest allowed itself, highest)
+BOUNDS = (
+    (("_prob", "fraction", "label_smoothing", "unsure_below", "min_confidence", "broken_below"), 0.0, True, 1.0),
+    (("lr", "learning_rate", "learning_rates"), 0.0, False, None),
+    (("batch_size", "epochs", "depth", "depths", "hidden", "width", "restarts", "seeds", "n_samples", "n_many", "crop",
+      "pgd_steps", "k"), 1, True, None),
+    (("seed", "weight_decay", "l2", "eps", "eps_grid", "pgd_eps", "alpha", "lam", "thickness_max", "class_weight",
+      "_size", "_sizes", "_count", "_samples", "samples", "scan_copies", "_frames", "_faces", "patience",
+      "warmup_epochs", "shown", "sample", "_steps", "halve_after"), 0, True, None),
+)
+
+
+def bounds(name: str) -> tuple | None:
+    """(lowest, lowest allowed, highest) for config field ``name``, or None when any value goes."""
+    for names, lo, closed, hi in BOUNDS:
+        if any(name == n or (n.startswith("_") and name.endswith(n)) for n in names):
+            return lo, closed, hi
+    return None
+
+
+def bounds_text(name: str) -> str:
+    """The bounds in words, for --help: "> 0", "≥ 1", "in [0, 1]"; "" when there are none."""
+    b = bounds(name)
+    if b is None:
+        return ""
+    lo, closed, hi = b
+    return f"in [{lo:g}, {hi:g}]" if hi is not None else f"{'≥' if closed else '>'} {lo:g}"
+
+
+def _check(key: str, value) -> None:
+    """A UsageError unless every number of ``value`` is finite and within ``bounds(key)``."""
+    import math
+    b = bounds(key.replace("-", "_"))
+    for v in (value if isinstance(value, tuple) else (value,)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UsageError(f"--{key}={v}: must be a finite number")
+        if b is not None:
+            lo, closed, hi = b
+            if v < lo or (v == lo and not closed) or (hi is not None and v > hi):
+                raise UsageError(f"--{key}={v:g}: must be {bounds_text(key.replace('-', '_'))}")
+
+
 def with_overrides(config_cls, overrides: dict[str, str], base: dict | None = None):
-    """``config_cls`` with ``base`` values, then string ``overrides`` parsed to the field types."""
+    """``config_cls`` with ``base`` values, then string ``overrides`` parsed to the field types and
+    checked against their ``bounds``."""
     hints = typing.get_type_hints(config_cls)
     fields = [f.name for f in dataclasses.fields(config_cls)]
     values = dict(base or {})
@@ -50,6 +96,7 @@ def with_overrides(config_cls, overrides: dict[str, str], base: dict | None = No
         if k not in fields:
             raise UsageError(f"unknown config key --{key}; valid keys: {', '.join(fields)}")
         values[k] = _parse(value, hints[k], key)
+        _check(key, values[k])
     try:
         return config_cls(**values)
     except ValueError as e:  # a config that checks its values (e.g. the attack settings) refused them

@@ -52,7 +52,7 @@ def predict_digit(files: list[str], model: str | None = None, ink: str = "auto")
             x = digit_pictures.preprocess(image, ink)[None, ..., None]
             seen = digit_pictures.ink_polarity(digit_pictures.to_grey(image)) if ink != "auto" else ink
         except digit_pictures.DigitError as e:
-            print(f"jexp: error: {e}", file=sys.stderr)
+            print(f"jexp: error: {e if str(e).startswith(str(f)) else f'{f}: {e}'}", file=sys.stderr)
             failed += 1
             continue
         p = calibration.probabilities(np.asarray(logits(x)), temperature or 1.0)[0]

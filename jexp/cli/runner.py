@@ -74,7 +74,7 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
         resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
         events = compile_cache.events()
         cache_before = dict(events)
-        out = artifacts.Artifacts(out_dir)
+        out, ctx = artifacts.Artifacts(out_dir), None
         try:
             ctx = Context(name, out, files.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
             out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code,
@@ -85,4 +85,6 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
             out.commit()
         finally:
             out.discard()
+            for bar in ctx.bars if ctx is not None else []:  # none spills into the next experiment
+                bar.close()
     return out_dir

@@ -20,6 +20,9 @@ BORDER_MAJORITY = 0.65  # the paper holds at least this share of the border, unl
 CLEAN_SPLIT = 0.7      # Otsu's between-class variance share above which ink and paper are two clean classes
 
 
+MIN_SIDE = 6  # a picture whose longer side is shorter than this holds no readable digit
+
+
 class DigitError(ValueError):
     """An image that cannot be read or holds no digit; the message is one line."""
 
@@ -29,8 +32,14 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or min(a.shape[:2]) < 2:
-        raise DigitError(f"expected an image (H, W), (H, W, 3) or (H, W, 4) with H, W >= 2, got shape {a.shape}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise DigitError(f"expected an image (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    if max(a.shape[:2]) < MIN_SIDE or min(a.shape[:2]) < 1:
+        raise DigitError(f"a {a.shape[0]} × {a.shape[1]} picture is too small to hold a digit (its longer side "
+                         f"needs at least {MIN_SIDE} pixels)")
+    if a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.signedinteger)):
+        raise DigitError(f"pixels of type {a.dtype} are not a picture format: use uint8 (0-255), uint16, or floats "
+                         "in [0, 1]")
     if a.dtype == np.uint8:
         a = a / 255.0
     elif a.dtype == np.uint16:
@@ -39,6 +48,8 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         a = a.astype(np.float64)
         if not np.isfinite(a).all():
             raise DigitError("image has NaN or infinite values")
+        if a.min() < 0:
+            raise DigitError(f"image has negative values (down to {a.min():g}); pixels are 0 (black) upwards")
         top = a.max()
         a = a / top if top > 1 else a
     else:
@@ -217,17 +228,36 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 def load_npz(path) -> tuple[np.ndarray, np.ndarray]:
     """``images`` (N, H, W) uint8, ink = high values, and ``labels`` (N,) in 0..9 from an npz."""
     p = Path(path)
+    if p.is_dir():
+        raise DigitError(f"{p}: a directory, not an .npz file")
     try:
-        with np.load(p) as f:
+        with np.load(p, allow_pickle=False) as f:
+            missing = [k for k in ("images", "labels") if k not in f.files]
+            if missing:
+                raise DigitError(f"{p}: no array {' or '.join(repr(k) for k in missing)} in it (it has "
+                                 f"{', '.join(map(repr, f.files)) or 'none'}); expected 'images' (N, H, W) and "
+                                 "'labels' (N,)")
             images, labels = f["images"], f["labels"]
+    except DigitError:
+        raise
     except FileNotFoundError:
         raise DigitError(f"{p}: no such file") from None
-    except KeyError as e:
-        raise DigitError(f"{p}: missing array {e}; expected 'images' (N, H, W) and 'labels' (N,)") from None
+    except ValueError as e:  # an object array (pickled), which is never loaded
+        raise DigitError(f"{p}: not a readable .npz file (it holds pickled objects, which are never loaded)") from None
     except Exception as e:  # not a zip / npz at all
         raise DigitError(f"{p}: not a readable .npz file ({type(e).__name__})") from None
     if images.ndim != 3 or labels.shape != (images.shape[0],):
         raise DigitError(f"{p}: expected images (N, H, W) and labels (N,), got {images.shape} and {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DigitError(f"{p}: labels must be digits 0-9")
+    if not len(labels):
+        raise DigitError(f"{p}: no images in it")
+    if images.dtype == np.bool_ or np.issubdtype(images.dtype, np.signedinteger) or not (
+            np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise DigitError(f"{p}: images of type {images.dtype} are not a picture format: use uint8 (0-255), uint16, "
+                         "or floats in [0, 1]")
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        raise DigitError(f"{p}: labels of type {labels.dtype}; expected the digits 0-9 as integers")
+    if np.issubdtype(labels.dtype, np.floating) and not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+        raise DigitError(f"{p}: labels must be whole digits 0-9 (found {labels[~(labels == np.round(labels))][0]!r})")
+    if labels.min() < 0 or labels.max() > 9:
+        raise DigitError(f"{p}: labels must be digits 0-9 (found {labels.min()!r} to {labels.max()!r})")
     return images, labels.astype(np.int64)

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 
 class Progress:
     """``update(n, note)`` adds ``n`` steps and shows ``note`` after the bar; usable as a context manager.
-    ``seconds`` is the time from the bar's start to its last step (what ``timing.json`` records)."""
+    The bar closes when its last step is done (not when the experiment ends). ``seconds`` is the time
+    from the bar's start to its last step (what ``timing.json`` records)."""
 
     def __init__(self, total: int, desc: str = "", stream=None, enabled: bool = True):
         self._lock = threading.Lock()
@@ -27,6 +28,8 @@ class Progress:
             self.bar.update(n)
             self.done += n
             self.last = time.perf_counter()
+            if self.done >= self.total:  # its work is done: the bar closes now, its time stops here
+                self.bar.close()
 
     def note(self, text: str) -> None:
         """Show ``text`` after the bar now, without a step (news from inside a long phase)."""

@@ -111,7 +111,8 @@ def test_help_lists_commands_and_an_experiments_config_keys(capsys):
     for name, typ, default, comment in configs.config_fields(registry.load("ex1b").Config):
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
         assert re.search(rf"--{name} {re.escape(typ.upper())}\s", out), name
-        assert f"(default: {shown})" in " ".join(out.split()), name
+        bound = configs.bounds_text(name)
+        assert f"(default: {shown}{'; ' + bound if bound else ''})" in " ".join(out.split()), name
     comments = [c for *_, c in configs.config_fields(registry.load("robust").Config) if c]
     assert "the L∞ budget, for training and evaluation" in comments
     code, out, _ = run_cli(capsys, "run", "robust", "--help")
@@ -246,7 +247,7 @@ def test_an_experiments_help_groups_the_settings_it_shares_with_others(capsys):
     assert out.index("--pgd_steps") < out.index("--recon_steps")
     _, out, _ = run_cli(capsys, "run", "ex1d", "--help")  # ex1d only changes GridConfig's defaults
     assert "config, shared: The settings of an MLP depth × activation study (GridConfig)" in out
-    assert "hidden layers of each MLP (default: 5,20,40)" in " ".join(out.split())
+    assert "hidden layers of each MLP (default: 5,20,40; ≥ 1)" in " ".join(out.split())
 
 
 def test_sigterm_stops_a_run_cleanly_in_one_line_and_leaves_the_old_results(tmp_path):

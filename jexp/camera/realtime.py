@@ -143,16 +143,13 @@ def emotion_classifier(path: str | os.PathLike, max_faces: int):
     try:
         _, f, v = keras_h5.load_classifier(path, (FACE_SIDE, FACE_SIDE, 1), hint="`jexp run emotion` trains one "
                                            "there, or pass --model PATH.h5, a Keras model with 48×48×1 inputs")
+        temperature, unsure_below = keras_h5.calibration(path)
     except keras_h5.KerasFileError as e:
         raise CameraError(str(e)) from None
-    meta = keras_h5.metadata(path)
-    temperature = meta.get("temperature")
-    if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise CameraError(f"{path}: its stored temperature {temperature!r} is not a positive number")
     probs = nets.probabilities(f, v, temperature or 1.0)
     out = probs(np.zeros((max_faces, FACE_SIDE, FACE_SIDE, 1), np.float32))  # compile once, here
     classes = fer2013.CLASSES if out.shape[-1] == len(fer2013.CLASSES) else tuple(map(str, range(out.shape[-1])))
-    return classes, lambda x: np.asarray(probs(x)), (meta.get("unsure_below") if temperature else None)
+    return classes, lambda x: np.asarray(probs(x)), unsure_below
 
 
 def appearance(faces: np.ndarray) -> np.ndarray:

@@ -29,11 +29,7 @@ def _classifier(model: str | None):
     out = jax.eval_shape(logits, jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)).shape
     if out != (1, 10):
         raise digit_pictures.DigitError(f"{path}: the model gives outputs of shape {out[1:]}, not 10 classes")
-    meta = keras_h5.metadata(path)
-    temperature = meta.get("temperature")
-    if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise digit_pictures.DigitError(f"{path}: its stored temperature {temperature!r} is not a positive number")
-    return logits, temperature, (meta.get("unsure_below") if temperature is not None else None)
+    return (logits, *keras_h5.calibration(path))
 
 
 def predict_digit(files: list[str], model: str | None = None, ink: str = "auto") -> int:

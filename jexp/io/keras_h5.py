@@ -327,6 +327,20 @@ def metadata(path) -> dict:
     return out if isinstance(out, dict) else {}
 
 
+def calibration(path) -> tuple[float | None, float | None]:
+    """(temperature, unsure_below) that a jexp .h5 was saved with (``jexp run digits`` and ``jexp run
+    emotion`` fit them on a validation split); (None, None) for a file without a temperature, whose
+    confidence is then not calibrated. Raises KerasFileError for a stored temperature that is not a
+    positive number."""
+    meta = metadata(path)
+    temperature = meta.get("temperature")
+    if temperature is None:
+        return None, None
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise KerasFileError(f"{path}: its stored temperature {temperature!r} is not a positive number")
+    return temperature, meta.get("unsure_below")
+
+
 def load_classifier(path, input_shape, *, hint: str = ""):
     """(net, logits_fn, variables) of the Keras classifier in ``path`` (see ``nets.classifier``), for
     inputs of ``input_shape``: the file's own input shape, or any shape with as many values (a flat

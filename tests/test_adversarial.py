@@ -31,7 +31,7 @@ def test_mnist_attack_experiment_on_synthetic_data(fake_data_dir, tmp_path, caps
     assert set(m["models"]) == {"cnn", "mlp"} and len(m["models"]["cnn"]["generators"]) == 20
     assert (folder / "grid_cnn.png").exists() and (folder / "perturbations_mlp.png").exists()
     text = (folder / "results.md").read_text()
-    assert text.startswith("# adversarial") and "The sheet's literal reading" in text and "4 test digits × every" in text
+    assert text.startswith("> **Smoke run**") and text.split("\n\n", 1)[1].startswith("# adversarial") and "The sheet's literal reading" in text and "4 test digits × every" in text
     many = m["models"]["cnn"]["many"]
     assert many["attacks"] == 36 == sum(t["attacks"] for t in many["per_target"].values()) and len(m["many_samples"]) == 4
     saved = np.load(folder / "generators_cnn.npz")

@@ -75,7 +75,13 @@ def test_experiment_runs_on_synthetic_data_and_repeats_bitwise(capsys, fake_data
     assert len(metrics["runs"]) == 2 * 2 * (3 if name != "ex1d" else 2)
     run = metrics["runs"][0]
     assert len(run["history"]["test_acc"]) == 3 and run["history"]["train_loss"][0] is None
-    assert (folder / "results.md").read_text().startswith(f"# {name}")
+    results = (folder / "results.md").read_text()
+    banner, page = results.split("\n\n", 1)  # a smoke run says so first, with what it shrank
+    assert banner.startswith(f"> **Smoke run** (`jexp run {name} --quick`)") and "epochs=2" in banner
+    assert "width=8" in banner and "train_size=2048" in banner and page.startswith(f"# {name}")
+    if name == "ex1b":  # 2 epochs at width 8 are not the Keras solution's setting: nothing compares with it
+        assert "No comparison with the public Keras run" in page and "Keras within" in page
+        assert "**no**" not in page and "yes" not in page.split("Keras within", 1)[1].split("\n\n")[0]
     assert list(folder.glob("*.png"))
 
 
@@ -333,3 +339,49 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
         assert err.count("\n") == 1 and "Permission denied" in err
     finally:
         locked.chmod(0o700)
+
+
+def test_the_run_all_summary_aligns_and_never_cuts_a_reason():
+    long_path = "/some/very/long/output/folder/that/is/longer/than/thirty/characters/ex1b/"
+    reason = ("failed: missing data file train-images-idx3-ubyte.gz (put it in /data/mnist/, or run once online "
+              "so that tensorflow-datasets fetches it; see ../shared/data/SOURCES.md for the checksums)")
+    rows = [("ex1b", "ok", 58.2, long_path), ("autoencoder", reason, 1234.5, "-"), ("x", "ok", 3.0, "a/")]
+    lines = commands.summary_table(rows, width=100).splitlines()
+    header, body = lines[0], lines[1:]
+    at = header.index("status")
+    firsts = [l for l in body if not l.startswith(" ")]
+    assert len(firsts) == 3 and all(len(l) > at for l in firsts)
+    assert all(l[at - 2:at] == "  " and l[at] != " " for l in firsts)  # every status starts in its column
+    assert all(l[header.index("results")] != " " for l in firsts)  # so does every folder
+    more = [l for l in body if l.startswith(" ")]
+    assert more and all(l[:at].strip() == "" and l[at] != " " for l in more)  # wrapped under the column
+    assert " ".join(l[at:] for l in body if l is firsts[1] or l in more).split() == reason.split()  # nothing cut
+    assert all(len(l) - at <= max(100 - at, 30) for l in body)  # a line of 100, or a status column of 30
+
+
+def test_report_says_unchanged_when_nothing_changed(tmp_path):
+    from jexp.cli import report
+    readme = tmp_path / "README.md"
+    readme.write_text(f"head\n{report.START}\nold\n{report.END}\ntail\n")
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    assert report.update_readme(readme, root) == f"updated {readme}"
+    written = readme.read_bytes()
+    stamp = readme.stat().st_mtime_ns
+    assert report.update_readme(readme, root).startswith(f"{readme} unchanged")
+    assert readme.read_bytes() == written and readme.stat().st_mtime_ns == stamp  # not even rewritten
+
+
+def test_help_quotes_the_committed_runs_recorded_time(capsys):
+    from jexp.io import artifacts
+    for name in registry.names():
+        timing = artifacts.CHECKOUT / "artifacts" / name / "timing.json"
+        code, out, _ = run_cli(capsys, "run", name, "--help")
+        assert code == 0
+        if not timing.exists():
+            assert "Recorded:" not in out
+            continue
+        t = json.loads(timing.read_text())
+        took = f"{t['seconds']:.0f} s" if t["seconds"] < 120 else f"{t['seconds'] / 60:.1f} min"
+        assert f"Recorded: the committed run took {took} on {t['machine']}" in " ".join(out.split())
+

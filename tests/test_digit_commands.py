@@ -1,4 +1,6 @@
 """`jexp predict-digit` and `jexp eval-digits` (jexp.cli.digit_commands)."""
+from pathlib import Path
+
 import cv2
 import jax
 import numpy as np
@@ -171,3 +173,43 @@ def test_eval_digits_counts_an_unreadable_digit_as_an_error_and_goes_on(tmp_path
     assert out.startswith(f"accuracy {100 * right / 6:.2f}% on 6 digits ({6 - right} wrong, 2 of them unreadable)")
     assert "unreadable (counted as errors, listed in the JSON): 2, 4" in out
     assert (tmp_path / "eval_digits" / "set__bars_confusion.png").is_file()
+
+
+def test_eval_digits_writes_beside_the_set_not_where_it_was_started(tmp_path, capsys, monkeypatch):
+    """Without --out the results go to eval_digits/ in the folder of the .npz, never into the folder
+    the command was started from (which may be someone's repository)."""
+    model = bar_model(tmp_path)
+    (tmp_path / "sets").mkdir()
+    images = np.zeros((4, 16, 12), np.uint8)
+    images[:, 2:14, 4:8] = 250
+    np.savez(tmp_path / "sets" / "mine.npz", images=images, labels=np.ones(4, int))
+    elsewhere = tmp_path / "a_repo"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert commands.main(["eval-digits", f"--npz={tmp_path / 'sets' / 'mine.npz'}", f"--model={model}"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "sets" / "eval_digits" / "mine__bars.json").is_file()
+    assert f"confusion matrix: {tmp_path / 'sets' / 'eval_digits' / 'mine__bars_confusion.png'}" in out
+    assert not any(elsewhere.iterdir())
+
+
+def test_every_command_finds_the_committed_models_from_any_folder(tmp_path, monkeypatch):
+    """One rule (artifacts.committed): a model under the current folder is yours; else the checkout's."""
+    from jexp.io import artifacts
+    rel = "artifacts/digits/digits.h5"
+    monkeypatch.chdir(tmp_path)
+    assert artifacts.committed(rel) == artifacts.CHECKOUT / rel and artifacts.committed(rel).is_file()
+    assert artifacts.committed("artifacts/emotion/emotion.h5").is_file()
+    (tmp_path / "artifacts" / "digits").mkdir(parents=True)
+    (tmp_path / rel).write_bytes(b"mine")
+    assert artifacts.committed(rel) == Path(rel)  # your own run wins
+    assert artifacts.committed("artifacts/none.h5") == Path("artifacts/none.h5")  # neither: the error names it
+
+
+def test_predict_digit_from_another_folder_uses_the_committed_model(tmp_path, capsys, monkeypatch):
+    picture = np.zeros((28, 28), np.uint8)
+    picture[4:24, 12:16] = 255  # a 1
+    cv2.imwrite(str(tmp_path / "one.png"), picture)
+    monkeypatch.chdir(tmp_path)
+    assert commands.main(["predict-digit", "one.png"]) == 0
+    assert capsys.readouterr().out.startswith("one.png: 1 (calibrated confidence")

@@ -15,6 +15,8 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     assert commands.main(args) == 0, capsys.readouterr().err
     folder = out / "digits" / "quick"
     import json
+    phases = {p["name"]: p["steps"] for p in json.loads((folder / "timing.json").read_text())["phases"]}
+    assert phases["digits/data"] == 4 and phases["digits/digits evaluation"] >= 4  # no silent phase
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics) == {"mnist_test_size", "train_count", "val_size", "typeset_count", "scan_count", "sets",
                             "unreadable",
@@ -46,7 +48,7 @@ def test_digits_experiment_on_synthetic_data(fake_data_dir, tmp_path, capsys):
     assert {p.name for p in folder.glob("*.png")} >= {"learning_curves.png", "ood_accuracy.png", "ood_examples.png",
                                                       "reliability.png"}
     text = (folder / "results.md").read_text()
-    assert text.startswith("# digits") and "mnist_8px, mnist_framefill, mnist_boxfill, fonts_boxfill the process" in text
+    assert text.startswith("> **Smoke run**") and text.split("\n\n", 1)[1].startswith("# digits") and "mnist_8px, mnist_framefill, mnist_boxfill, fonts_boxfill the process" in text
     assert "mnist_28px, mnist_inverted, mnist_photo, fonts come from processes it never trained on" in text
     # --models_from: the same models evaluated again, not retrained; other training settings are refused
     import shutil

@@ -44,6 +44,8 @@ def test_emotion_trains_exports_and_reports_what_its_model_does(fer_dir, tmp_pat
     assert counts.sum() == 28 and list(m["per_class"]["support"]) == [4] * 7
     assert m["test_acc"] == pytest.approx(np.trace(counts) / 28)
     assert m["trained"]["resumed_at"] == 0  # no checkpoint before this run: every epoch timed
+    phases = {p["name"]: p for p in json.loads((folder / "timing.json").read_text())["phases"]}
+    assert phases["emotion: evaluation"]["steps"] >= 5  # evaluation has a bar of its own, not silence
     scores = m["history"]["select_score"]
     assert m["selected_epoch"] == max(range(1, 4), key=lambda e: (scores[e], e))
     assert m["val_acc"] == pytest.approx(scores[m["selected_epoch"]])

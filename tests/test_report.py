@@ -111,3 +111,17 @@ def test_the_time_a_docstring_states_is_that_of_the_committed_run(name):
         return
     recorded = json.loads(timing.read_text())["seconds"]
     assert stated is not None and 1 / SPREAD <= stated / recorded <= SPREAD, (name, stated, recorded)
+
+
+def test_the_readmes_first_screen_sets_up_runs_one_experiment_and_names_its_figure():
+    """A new user's first screen: the CI's own test command, then one experiment from activation to
+    the figure it writes (a committed file), and the full job's duration."""
+    first = "\n".join((ROOT / "README.md").read_text().splitlines()[:40])
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci in first and "jexp run all" in first and re.search(r"≈ \d+ h", first)
+    assert ". .venv/bin/activate" in first and "export JEXP_DATA_DIR=" in first
+    run = re.search(r"^jexp run (\w+) +# -> (artifacts/\S+\.md) and (artifacts/\S+\.png)$", first, re.M)
+    assert run, "the first screen runs one experiment and names its figure"
+    name, results, figure = run.groups()
+    assert name in registry.names() and (ROOT / results).exists() and (ROOT / figure).exists()
+    assert json.loads((ROOT / "artifacts" / name / "timing.json").read_text())["seconds"] < 5 * 60

@@ -41,7 +41,7 @@ def test_robust_mnist_experiment_on_synthetic_data(fake_data_dir, small_nets, tm
     assert sel["size"] == 32 and sel["epoch"] in (1, 2) and len(sel["scores"]) == 3
     assert sel["scores"][sel["epoch"]] == max(sel["scores"][1:])  # the kept epoch has the best PGD check
     text = (folder / "results.md").read_text()
-    assert text.startswith("# robust") and "Madry" in text and (folder / "accuracy_vs_eps.png").exists()
+    assert text.startswith("> **Smoke run**") and text.split("\n\n", 1)[1].startswith("# robust") and "Madry" in text and (folder / "accuracy_vs_eps.png").exists()
     assert m["training"]["method"] == "PGD-2" and "2 signed-gradient steps" in text and "FGSM adversarial" not in text
     assert not m["standard_net"]["same_as_robust"] and "a different network from the standard model's" in text
     many = m["models"]["robust"]["generator"]["many"]

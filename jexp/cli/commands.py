@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 from jexp.cli import configs
 from jexp.experiments import registry
@@ -44,8 +45,8 @@ def _unknown(extras: list[str], prog: str) -> None:
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="a tiny smoke run (the experiment's QUICK config), "
-                   "written to artifacts/NAME/quick/")
+    p.add_argument("--quick", action="store_true", help="a smoke run on the experiment's QUICK settings "
+                   "(seconds to minutes; its results.md says it is no result), written to artifacts/NAME/quick/")
     p.add_argument("--data-dir", metavar="DIR", help="where the data sets are (default: $JEXP_DATA_DIR, else ./data)")
     p.add_argument("--out", metavar="DIR", default="artifacts", help="artifacts root (default: artifacts)")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints; train from scratch")
@@ -70,7 +71,8 @@ def parser() -> Parser:
     pred = sub.add_parser("predict-digit", help="the digit in each picture, with its confidence",
                           description="The digit in each picture (any size, colour, polarity), with its confidence.")
     pred.add_argument("images", metavar="IMAGE", nargs="+", help="picture files (PNG, JPG, BMP, TIFF…)")
-    pred.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
+    pred.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: "
+                      f"{COMMITTED_RULE.format('artifacts/digits/digits.h5')})")
     pred.add_argument("--ink", choices=("auto", "high", "low"), default="auto",
                       help="ink brighter (high) or darker (low) than the paper; auto: decide per picture")
     ev = sub.add_parser("eval-digits", help="accuracy and confusion matrix on a labelled set",
@@ -78,15 +80,17 @@ def parser() -> Parser:
                                     "(images (N, H, W) uint8 with ink = high values, labels (N,)). A picture "
                                     "that cannot be preprocessed counts as an error and is listed.")
     ev.add_argument("--npz", metavar="FILE", required=True, help="the labelled set")
-    ev.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: artifacts/digits/digits.h5)")
-    ev.add_argument("--out", metavar="DIR", default="artifacts", help="results go to DIR/eval_digits/")
+    ev.add_argument("--model", metavar="PATH", help="a Keras .h5 digit classifier (default: "
+                      f"{COMMITTED_RULE.format('artifacts/digits/digits.h5')})")
+    ev.add_argument("--out", metavar="DIR", help="results go to DIR/eval_digits/ (default: the folder of the "
+                    "--npz file)")
     cam = sub.add_parser("camera", help="the emotion of every face in a camera or video, in real time",
                          description="Find the faces in every frame of a camera, video file or stream (OpenCV's "
                                      "Haar cascade), classify each one's emotion and print it with the frame rate. "
                                      "Ctrl-C (or q / Esc in the --show window) stops with a summary.")
     cam.add_argument("--source", default="0", help="camera index, video file or stream URL (default: 0)")
-    cam.add_argument("--model", metavar="PATH", default="artifacts/emotion/emotion.h5",
-                     help="a Keras .h5 with 48×48×1 inputs (default: artifacts/emotion/emotion.h5)")
+    cam.add_argument("--model", metavar="PATH", help="a Keras .h5 with 48×48×1 inputs (default: "
+                     f"{COMMITTED_RULE.format('artifacts/emotion/emotion.h5')})")
     cam.add_argument("--show", action="store_true", help="draw boxes and labels in a window")
     cam.add_argument("--record", metavar="OUT.mp4", help="write the annotated video")
     cam.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0: never)")
@@ -99,9 +103,12 @@ def parser() -> Parser:
     return top
 
 
+COMMITTED_RULE = "{0} under the current folder, else the checkout's own"
+
+
 def experiment_parser(name: str, module) -> Parser:
     """``jexp run NAME``: the common flags and one option per field of NAME's Config."""
-    p = Parser(prog=f"jexp run {name}", description=(module.__doc__ or "").strip(),
+    p = Parser(prog=f"jexp run {name}", description=(module.__doc__ or "").strip() + run_time(name),
                epilog="Values are parsed to the field's type; tuples are comma-separated (--depths=1,2,4).")
     p.add_argument("name", metavar="NAME", help=argparse.SUPPRESS)
     _run_flags(p)
@@ -121,6 +128,22 @@ def experiment_parser(name: str, module) -> Parser:
                                      + (f"; {configs.bounds_text(field)}" if configs.bounds_text(field) else "")
                                      + ")").replace("%", "%%"))
     return p
+
+
+def run_time(name: str) -> str:
+    """The committed run's recorded time and machine (its timing.json), as a line of ``--help``;
+    nothing when it recorded none."""
+    import json
+    from jexp.io import artifacts
+    path = artifacts.committed(Path("artifacts") / name / "timing.json")
+    try:
+        t = json.loads(path.read_text())
+        seconds, where = float(t["seconds"]), t.get("machine", "an unrecorded machine")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    return (f"\n\nRecorded: the committed run took {took} on {where}"
+            f"{' (resumed from a checkpoint)' if t.get('resumed') else ''} (artifacts/{name}/timing.json).")
 
 
 def _error(msg: str, code: int) -> int:
@@ -167,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "report":
             from jexp.cli import report
-            print(f"updated {report.update_readme()}")
+            print(report.update_readme())
             return 0
         if args.command == "camera":
             return _camera(args)
@@ -191,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _camera(args) -> int:
     from jexp.camera import realtime
+    from jexp.io import artifacts
     if args.max_frames < 0 or args.max_faces < 1 or not 0 <= args.smooth < 1 or not 0 < args.detect_scale <= 1:
         raise UsageError("--max-frames must be ≥ 0, --max-faces ≥ 1, --smooth in [0, 1) and --detect-scale in (0, 1]")
     try:
-        s = realtime.run(args.source, args.model, show=args.show, record=args.record, max_frames=args.max_frames,
+        s = realtime.run(args.source, args.model or artifacts.committed(Path("artifacts") / "emotion" / "emotion.h5"),
+                         show=args.show, record=args.record, max_frames=args.max_frames,
                          smooth=args.smooth, max_faces=args.max_faces, detect_scale=args.detect_scale)
     except realtime.CameraError as e:
         return _error(str(e), 1)
@@ -267,16 +292,31 @@ def run_all(args) -> int:
         rows.append((name, status, seconds, where))
     failed = [r for r in rows if r[1].startswith("failed")]
     skipped = [r[0] for r in rows if r[1].startswith("skipped")]
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'experiment':{width}s}  {'time':>8s}  {'results':30s}  status")
-    for name, status, seconds, where in rows:
-        print(f"{name:{width}s}  {seconds:7.1f}s  {where:30s}  {status[:100]}")
+    print("\n" + summary_table(rows))
     print(f"{len(rows) - len(failed) - len(skipped)} of {len(rows)} experiments done"
           + (f"; skipped for missing data: {', '.join(skipped)}" if skipped else "")
           + (f"; failed: {', '.join(r[0] for r in failed)}" if failed else ""))
     if not args.quick and args.out == "artifacts":
-        print(f"updated {report.update_readme()}")
+        print(report.update_readme())
     return 1 if failed else 0
+
+
+def summary_table(rows: list[tuple[str, str, float, str]], width: int = 100) -> str:
+    """``run all``'s closing table: one row per (name, status, seconds, results folder), columns as
+    wide as their longest entry, a long status wrapped at word boundaries under its own column
+    (never cut)."""
+    import textwrap
+    heads = ("experiment", "time", "results", "status")
+    cells = [(name, f"{seconds:.1f}s", where, status) for name, status, seconds, where in rows]
+    w = [max(len(heads[i]), *(len(c[i]) for c in cells)) for i in range(3)]
+    indent = sum(w) + 6
+    lines = [f"{heads[0]:{w[0]}s}  {heads[1]:>{w[1]}s}  {heads[2]:{w[2]}s}  {heads[3]}"]
+    for name, seconds, where, status in cells:
+        wrapped = textwrap.wrap(status, max(width - indent, 30), break_long_words=False,
+                                break_on_hyphens=False) or [""]
+        lines.append(f"{name:{w[0]}s}  {seconds:>{w[1]}s}  {where:{w[2]}s}  {wrapped[0]}")
+        lines += [" " * indent + more for more in wrapped[1:]]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

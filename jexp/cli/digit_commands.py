@@ -21,9 +21,7 @@ def _classifier(model: str | None):
     validation split); a file without them gives (…, None, None): its confidence is not calibrated."""
     import jax
     import jax.numpy as jnp
-    path = Path(model or DEFAULT_MODEL)
-    if model is None and not path.is_file():  # run from elsewhere: the checkout's own model
-        path = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
+    path = Path(model) if model else artifacts.committed(DEFAULT_MODEL)
     _, f, v = keras_h5.load_classifier(path, (28, 28, 1), hint="train it with `jexp run digits`" if model is None else "")
     logits = jax.jit(lambda x: f(v, x))
     out = jax.eval_shape(logits, jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)).shape
@@ -69,10 +67,12 @@ def predict_digit(files: list[str], model: str | None = None, ink: str = "auto")
 INK_WORDS = {"high": "light ink on a dark background", "low": "dark ink on light paper"}
 
 
-def eval_digits(npz_path: str, model: str | None = None, out_root: str = "artifacts") -> int:
+def eval_digits(npz_path: str, model: str | None = None, out_root: str | None = None) -> int:
     """Accuracy and confusion matrix of ``model`` on a labelled set. A picture that cannot be
     preprocessed counts as an error (column "none" of the confusion matrix), is named in the
-    output and listed in the JSON; it never stops the evaluation."""
+    output and listed in the JSON; it never stops the evaluation. The figure and JSON go to
+    ``out_root/eval_digits/``; by default beside the set (``mine.npz`` → ``eval_digits/`` in its
+    folder), never into whatever folder the command was started from."""
     logits, temperature, unsure_below = _classifier(model)
     images, labels = digit_pictures.load_npz(npz_path)
     x, unreadable = digit_pictures.preprocess_each(images, ink="high")
@@ -84,8 +84,9 @@ def eval_digits(npz_path: str, model: str | None = None, out_root: str = "artifa
                                                                        unsure_below or 0.0)
     counts = evaluate.confusion(labels, pred, columns=11)
     acc = float(np.mean(pred == labels)) if len(labels) else float("nan")
-    model_path, npz = Path(model or DEFAULT_MODEL), Path(npz_path)
-    out = artifacts.Artifacts(Path(out_root) / "eval_digits", replace=False)  # one folder for all evaluations
+    model_path, npz = Path(model) if model else artifacts.committed(DEFAULT_MODEL), Path(npz_path)
+    folder = Path(out_root) if out_root else npz.resolve().parent
+    out = artifacts.Artifacts(folder / "eval_digits", replace=False)  # one folder for all evaluations
     try:
         stem = f"{npz.stem}__{model_path.stem}"
         names = [str(i) for i in range(10)]

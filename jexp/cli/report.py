@@ -6,6 +6,7 @@ the committed README equals what the committed artifacts generate.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,8 +22,21 @@ def results_from(name: str, folder) -> str:
     """The results page experiment ``name`` writes for the run saved in ``folder`` (its config.json
     and metrics.json): regenerates a committed results.md."""
     module, folder = registry.load(name), Path(folder)
-    cfg = configs.config_from_json(module.Config, json.loads((folder / "config.json").read_text())["config"])
-    return module.results_md(cfg, json.loads((folder / "metrics.json").read_text()))
+    saved = json.loads((folder / "config.json").read_text())
+    cfg = configs.config_from_json(module.Config, saved["config"])
+    page = module.results_md(cfg, json.loads((folder / "metrics.json").read_text()))
+    return quick_banner(name, cfg, module.Config()) + page if saved.get("quick") else page
+
+
+def quick_banner(name: str, cfg, defaults) -> str:
+    """The lines that open a ``--quick`` run's results.md: which settings differ from the full
+    run's, and that its numbers are no result (a function of the config only)."""
+    shown = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    shrunk = ", ".join(f"{f.name}={shown(getattr(cfg, f.name))}" for f in dataclasses.fields(cfg)
+                       if getattr(cfg, f.name) != getattr(defaults, f.name))
+    return (f"> **Smoke run** (`jexp run {name} --quick`): these settings differ from the full run's: {shrunk}. "
+            f"It checks that the experiment runs end to end; its numbers are not results and compare with "
+            f"nothing. The full run is `jexp run {name}` (artifacts/{name}/results.md).\n\n")
 
 
 def render(root: str | Path = "artifacts") -> str:
@@ -46,12 +60,17 @@ def render(root: str | Path = "artifacts") -> str:
     return "\n".join(parts)
 
 
-def update_readme(readme: str | Path = "README.md", root: str | Path = "artifacts") -> Path:
+def update_readme(readme: str | Path = "README.md", root: str | Path = "artifacts") -> str:
+    """Rewrite the results section of ``readme`` from ``root``; returns the line to tell the user
+    ("updated README.md" or "README.md unchanged": nothing is written when nothing differs)."""
     readme = Path(readme)
     text = readme.read_text()
     if START not in text or END not in text:
         raise UsageError(f"{readme} has no results markers ({START} … {END})")
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]
-    artifacts.write_atomic(readme, head + render(root) + tail)
-    return readme
+    new = head + render(root) + tail
+    if new == text:
+        return f"{readme} unchanged (its results already are what {root}/ gives)"
+    artifacts.write_atomic(readme, new)
+    return f"updated {readme}"

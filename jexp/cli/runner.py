@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jax
 
-from jexp.cli import configs
+from jexp.cli import configs, report
 from jexp.data import files
 from jexp.experiments import registry
 from jexp.io import artifacts
@@ -82,9 +82,13 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
             module.run(cfg, ctx)
             cache = {k: events[k] - cache_before.get(k, 0) for k in events}
             out.json("timing.json", timing.timing(time.perf_counter() - t0, ctx.bars, resumed, cache))
+            results = out.staging / "results.md"
+            if quick and results.exists():  # a smoke run must not read as a result
+                out.text("results.md", report.quick_banner(name, cfg, module.Config()) + results.read_text())
             out.commit()
         finally:
             out.discard()
             for bar in ctx.bars if ctx is not None else []:  # none spills into the next experiment
                 bar.close()
     return out_dir
+

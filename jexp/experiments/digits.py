@@ -92,22 +92,28 @@ def run(cfg: Config, ctx) -> None:
         raise base.UsageError(f"--val_size: {e}") from None
     ds = ds._replace(train=fit_split, test=datasets.subset(ds.test, cfg.test_size))
     data = train.make_data(ds.train, ds.test, rng.key(cfg.seed, "probe"), split="test")
+    prep = ctx.progress(4, f"{ctx.name}/data")  # a minute or two of making pictures before any training
+    prep.note("typesetting digits")
     # the recogniser's training data: the same digits plus typeset ones (fonts that are not the fonts family's)
     typeset = (digit_sets.typeset(cfg.typeset_samples, np.random.default_rng([cfg.seed, 3])) if cfg.typeset_samples
                else (np.zeros((0, 28, 28, 1), np.float32), np.zeros(0, np.int64)))
     pool_x, pool_y = np.concatenate([ds.train.x, typeset[0]]), np.concatenate([ds.train.y, typeset[1]])
     scan_rng = np.random.default_rng([cfg.seed, 4])
     pick = scan_rng.choice(len(pool_y), min(cfg.scan_copies, len(pool_y)), replace=False)
+    prep.update(1, "scan copies")
     scans = digit_sets.scan_copies(np.rint(pool_x[pick, ..., 0] * 255).astype(np.uint8), pool_y[pick], scan_rng)
+    prep.update(1, "the test families")
     rec_train = datasets.Split(np.concatenate([pool_x, scans[0]]),
                                np.concatenate([pool_y, scans[1]]).astype(ds.train.y.dtype))
     rec_data = train.make_data(rec_train, ds.test, rng.key(cfg.seed, "probe"), split="test")
     sets, unreadable = digit_sets.build(ds.test, cfg.seed, cfg.ood_sizes, cfg.ood_count, cfg.font_samples,
                                         ctx.data_dir)
+    prep.update(1, "the validation families and digit properties")
     # the validation copy of the families, from the held-out training digits (other digits, other draws)
     val_families, _ = digit_sets.build(val, [cfg.seed, 2], cfg.ood_sizes, cfg.ood_count, cfg.font_samples)
     val_sets = {"MNIST validation (as is)": (val.x, val.y), **val_families}
     props, props_unreadable = digit_sets.properties(ds.test, cfg.seed, cfg.ood_count, cfg.font_samples)
+    prep.update(1)
     metrics = {"mnist_test_size": len(ds.test.y), "train_count": len(ds.train.y), "val_size": len(val.y),
                "typeset_count": len(typeset[1]), "scan_count": len(scans[1]),
                "sets": {k: len(v[1]) for k, v in sets.items()}, "unreadable": {**unreadable, **props_unreadable},
@@ -123,6 +129,8 @@ def run(cfg: Config, ctx) -> None:
                 progress=ctx.progress(epochs, f"{ctx.name}/{name}"))
         else:
             params, state, history = _reuse(cfg, earlier, name, net, data)
+        bar = ctx.progress(len(sets) + 3, f"{ctx.name}/{name} evaluation")
+        bar.note("validation split, temperature")
         logits_of = jax.jit(lambda x, p=params, s=state, n=net: nets.apply(n, p, s, x))
         logits = lambda images: (evaluate.batched(logits_of, images).astype(np.float64) if len(images)
                                  else np.zeros((0, 10)))  # a family whose every picture was unreadable
@@ -133,6 +141,7 @@ def run(cfg: Config, ctx) -> None:
                       metadata={"temperature": temperature, "unsure_below": cfg.unsure_below,
                                 "calibrated_on": CALIBRATED_ON})
         checkpoint.save(ctx.out.path(f"{name}.orbax"), epochs, (params, state))
+        bar.update(1, "MNIST test")
         scores, calibrated = {}, {"MNIST test (as is)": (logits(np.asarray(data.eval_x)), np.asarray(data.eval_y))}
         for set_name, (images, labels) in sets.items():
             z = logits(images)
@@ -140,9 +149,11 @@ def run(cfg: Config, ctx) -> None:
             scores[set_name] = float(np.mean(pred == labels)) if len(labels) else float("nan")
             confusions[(name, set_name)] = evaluate.confusion(labels, pred)
             calibrated[set_name] = (z, labels)
+            bar.update(1, set_name)
         reliability[name] = {k: (calibration.probabilities(z, temperature), y) for k, (z, y) in calibrated.items()
                              if len(y)}
         histories[name] = history
+        bar.update(1, "digit properties")
         metrics[name] = {"epochs": epochs, "params": nets.count_params(params),
                          "test_acc": float(history["test_acc"][-1]), "sets": scores,
                          "properties": {k: _per_digit(logits(x).argmax(-1), y) for k, (x, y) in props.items()},
@@ -153,6 +164,7 @@ def run(cfg: Config, ctx) -> None:
                                                   for k, (z, y) in calibrated.items()}},
                          **({"trained_by": earlier["trained_by"]} if earlier else {}),
                          "history": {k: history[k].tolist() for k in ("train_loss", "train_acc", "test_loss", "test_acc")}}
+        bar.update(1)
     ctx.out.json("metrics.json", metrics)
     ctx.out.text("results.md", results_md(cfg, metrics))
     ctx.out.figure("learning_curves.png", classifiers.net_curves(

@@ -100,7 +100,12 @@ def run(cfg: Config, ctx) -> None:
         trained = {"on": machine.describe(), "seconds": round(time.perf_counter() - t0, 1),
                    "jax": jax.__version__, "resumed_at": done}
     names = list(faces.classes)
+    faces_u8 = np.round(faces.test.x[..., 0] * 255).astype(np.uint8)
+    conditions = face_sets.build(faces_u8, faces.test.y, cfg.seed)
+    bar = ctx.progress(len(conditions) + 4, f"{ctx.name}: evaluation")  # minutes of work after the last epoch
+    bar.note("PublicTest and PrivateTest, as is and mirrored")
     val, test = _evaluate(params, state, faces.val), _evaluate(params, state, faces.test)  # the one look at test
+    bar.update(2, "temperature, emotion.h5")
     temperature = calibration.fit_temperature(val["logits"], faces.val.y)  # on PublicTest, never PrivateTest
     keras_h5.save(ctx.out.path("emotion.h5"), NET, params, state,
                   metadata={"temperature": temperature, "unsure_below": cfg.unsure_below,
@@ -121,11 +126,14 @@ def run(cfg: Config, ctx) -> None:
                                                            cfg.unsure_below)},
                "history": {k: np.asarray(history[k]).tolist() for k in ("train_loss", "train_acc", "val_loss",
                                                                         "val_acc", "select_score")}}
-    faces_u8 = np.round(faces.test.x[..., 0] * 255).astype(np.uint8)
-    conditions = face_sets.build(faces_u8, faces.test.y, cfg.seed)
-    metrics["conditions"] = {k: float(np.mean(_probs(params, state, x).argmax(-1) == y)) for k, (x, y) in conditions.items()}
+    metrics["conditions"] = {}
+    for k, (x, y) in conditions.items():
+        metrics["conditions"][k] = float(np.mean(_probs(params, state, x).argmax(-1) == y))
+        bar.update(1, f"other cameras: {k}")
+    bar.note("camera check: `jexp camera` on a video of PrivateTest faces")
     score, summary, frames, truth = facevideo.check(ctx.out.path("emotion.h5"), faces_u8, faces.test.y,
                                                     cfg.video_frames, seed=cfg.seed, per_frame=cfg.video_faces)
+    bar.update(1, "figures")
     placed = np.arange(sum(map(len, truth))) % len(faces.test.y)  # the faces in the video, in order
     metrics["camera_check"] = {**score, "frames": summary.frames,
                                "frames_without_faces": sum(not t for t in truth),
@@ -146,6 +154,7 @@ def run(cfg: Config, ctx) -> None:
         "camera green"))
     ctx.out.figure("mistakes.png", classifiers.mistakes(faces.test.x, faces.test.y, test["probs"], names,
                                                         title="PrivateTest: the most confident mistakes per true emotion"))
+    bar.update(1)
 
 
 @partial(jax.jit, static_argnames="flip")

@@ -95,8 +95,6 @@ def run(cfg: Config, ctx) -> None:
     best = max(curves, key=lambda k: curves[k]["val_acc"][:, -1].mean())
     state = results[cfg.optimisers.index(best[0])][0]
     w = np.asarray(state.params["hidden"]["kernel"][names.index(best[1]) * cfg.seeds])  # (20, hidden), first seed
-    print(f"input → hidden weights, {best[0]} with {best[1]}, seed 0 (rows: input positions 1–20):")
-    print(np.array2string(w, precision=2, suppress_small=True, max_line_width=200))
     ctx.out.figure("learning_curves.png", studies.seq_curves(curves, cfg.optimisers, names))
     ctx.out.figure("hidden_weights.png", classifiers.weight_matrix(w, f"input → hidden weights ({best[0]}, {best[1]}, seed 0)"))
     metrics = {"duplicates": sequences.duplicate_stats(x, y), "split": {"train_rows": len(tr), "val_rows": len(va)},

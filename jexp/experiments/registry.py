@@ -2,7 +2,7 @@
 
 An experiment is a module ``jexp/experiments/<name>.py`` with a docstring (first line: what it
 shows; then the command, the setting and where its result is), a frozen dataclass ``Config`` (one
-comment per field: its meaning), a dict ``QUICK`` of overrides for a tiny smoke run,
+comment per field: its meaning), a dict ``QUICK`` of overrides for a smoke run (seconds to minutes),
 ``run(cfg, ctx)`` (``ctx``: ``jexp.experiments.base.Context``) and ``results_md(cfg, metrics)``, the
 results page as a function of the config and metrics.json alone. Optional: ``FIGURES`` (shown in the
 README), ``NOT_RUN`` (the README's note before a first full run), ``SKIP_WITHOUT_DATA``.

@@ -22,6 +22,21 @@ from pathlib import Path
 import numpy as np
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder holding the jexp package (a clone, when installed -e)
+
+
+def committed(relative: str | os.PathLike) -> Path:
+    """A committed artifact named from the checkout's root (``artifacts/digits/digits.h5``): the one
+    under the current folder when there is one (a run of your own), else the checkout's own, so that
+    every command that needs a committed model finds it from any folder. Where neither exists, the
+    relative path (the error then names what to run)."""
+    here = Path(relative)
+    if here.exists() or here.is_absolute():
+        return here
+    theirs = CHECKOUT / here
+    return theirs if theirs.exists() else here
+
+
 def to_jsonable(obj):
     """numpy/JAX values, tuples and dataclasses as plain JSON types; non-finite floats -> None."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -7,6 +7,9 @@ The package, from the commands down to the primitives (every import runs that wa
   ``report`` and ``speed`` (the README's results), ``digit_commands`` (predict-digit, eval-digits).
 - ``jexp.experiments``: one short script per experiment (``jexp run NAME``), the ``registry`` that
   lists them, and what several share (``base``, ``grid_study``, ``robust_study``).
+- ``jexp.serve``: ``jexp serve``, the models in a web page: ``models`` (what a request computes,
+  compiled at start), ``app`` (the Starlette application and its ``Limits``), ``server`` (binding,
+  uvicorn) and the page in ``static/``.
 - ``jexp.camera``: real-time emotion recognition (``realtime``, ``jexp camera``'s loop) and its end-to-end
   check on videos of known faces (``facevideo``).
 - ``jexp.attacks``: adversarial examples: the sheet's ``generator`` attack, ``pgd`` / FGSM, the

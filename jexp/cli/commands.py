@@ -7,6 +7,7 @@
   jexp predict-digit IMAGE… [--model PATH] [--ink auto|high|low]
   jexp eval-digits --npz FILE [--model PATH] [--out DIR]
   jexp camera [--source 0|VIDEO|URL] [--model PATH] [--show] [--record OUT.mp4] [--max-frames N]
+  jexp serve [--host 127.0.0.1] [--port 8000] [--models DIR]   the models in a web page
 
 Exit codes: 0 done, 1 bad or missing data or files (or, for ``run all``, any experiment failed),
 2 bad command-line input; every error is one line on stderr.
@@ -100,6 +101,15 @@ def parser() -> Parser:
     cam.add_argument("--max-faces", type=int, default=4, metavar="K", help="faces classified per frame, largest first")
     cam.add_argument("--detect-scale", type=float, default=0.7, metavar="S",
                      help="find faces on the frame scaled by S (faster; 1: full size; default: 0.7)")
+    srv = sub.add_parser("serve", help="the models in a web page: draw a digit and attack it, your face's emotion",
+                         description="A local web page: draw a digit (or drop a photo) and see every committed digit "
+                                     "model's answer, turn it into any other digit with the generator attack, see "
+                                     "the emotion of your face from the webcam, browse the results. Ctrl-C stops.")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
+                     "only; another address warns)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free one)")
+    srv.add_argument("--models", metavar="DIR", help="a folder laid out like artifacts/ (default: "
+                     f"{COMMITTED_RULE.format('artifacts')})")
     return top
 
 
@@ -177,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         args, extras = top.parse_known_args(argv)
         if args.command is None:
             raise UsageError(f"unknown command {argv[0]!r}; commands: list, run, report, predict-digit, eval-digits, "
-                             "camera")
-        if args.command in ("run", "camera", "predict-digit", "eval-digits"):
+                             "camera, serve")
+        if args.command in ("run", "camera", "predict-digit", "eval-digits", "serve"):
             compile_cache.enable()  # a second run loads its compiled programs (see jexp.runtime.compile_cache)
         if args.command == "run":
             return _run(argv[1:], args, extras, top)
@@ -194,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "camera":
             return _camera(args)
+        if args.command == "serve":
+            return _serve(args)
         from jexp.cli import digit_commands
         if args.command == "predict-digit":
             return digit_commands.predict_digit(args.images, args.model, args.ink)
@@ -228,6 +240,20 @@ def _camera(args) -> int:
         print(f"jexp: warning: {args.source}: its container says {s.frames_claimed} frames, but only {s.frames} "
               "could be read (a truncated or damaged file?)", file=sys.stderr)
     return 1 if s.source_lost else 0
+
+
+def _serve(args) -> int:
+    from jexp.io import artifacts
+    from jexp.serve import server
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0-65535, not {args.port}")
+    folder = Path(args.models) if args.models else artifacts.committed(Path("artifacts"))
+    if not folder.is_dir():
+        return _error(f"{folder}: no such folder (--models names a folder laid out like artifacts/)", 1)
+    try:
+        return server.serve(args.host, args.port, folder)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _run(rest: list[str], args, extras: list[str], top) -> int:

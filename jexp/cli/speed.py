@@ -378,9 +378,25 @@ def framing(root: Path) -> str:
             f"{med['eye_height']:.2f}; in `jexp camera`'s crops of whole photographs: " + "; ".join(parts) + ".\n")
 
 
+def serve(root: Path) -> str:
+    """bench/serve_load.py: `jexp serve` under load on loopback."""
+    b = _recorded(root, "serve.json")
+    if b is None:
+        return ""
+    e = b["endpoints"]
+    parts = [f"{name} p50 {v['p50_ms']:.0f} ms / p99 {v['p99_ms']:.0f} ms ({v['per_second']:.1f}/s)"
+             for name, v in e.items() if v["requests"]]
+    m = b["rss_mb"]
+    return (f"- `jexp serve` under load on {b['machine']}, loopback: {b['clients']} clients for {b['seconds']:.0f} s "
+            f"cycling through the page's endpoints (camera frame: {b['frame']}) and {b['attack_clients']} running "
+            f"attacks back to back: {b['requests']:,} requests, **{b['errors']} errors**; " + "; ".join(parts)
+            + f". Server memory {m['after_a_third']:.0f} MB a third of the way in, {m['end']:.0f} MB at the end ("
+            + ("flat" if b["memory_flat"] else "**still growing**") + "). `python bench/serve_load.py`.\n")
+
+
 def section(root: Path) -> list[str]:
     """The parts of the README's speed section, in order."""
     return ["### Speed\n", timings(root), peers_grid(root) or "_No side-by-side benchmark recorded yet: "
             "`python bench/peers.py mlp`._\n", profile_grid(root), peers_cnn(root), profile_cnn(root),
             generator_attack(root) + convolution(root) + camera(root) + detectors(root) + smoothing(root)
-            + framing(root)]
+            + framing(root) + serve(root)]

@@ -208,7 +208,29 @@ def read_image(path) -> np.ndarray:
     return image
 
 
-def _header_size(path: Path) -> tuple[int, int] | None:
+def decode_image(data: bytes, name: str = "the picture", max_pixels: int | None = None) -> np.ndarray:
+    """``read_image`` for a picture held in memory (an upload): the same checks, in one-line
+    ``DigitError``s naming ``name``; ``max_pixels`` (default ``MAX_PIXELS``) bounds what it decodes."""
+    import io
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if not data:
+        raise DigitError(f"{name}: empty (no picture was sent)")
+    size = _header_size(io.BytesIO(data))
+    if size is not None and size[0] * size[1] > limit:
+        raise DigitError(f"{name}: {size[0]:,} × {size[1]:,} pixels is more than allowed (at most "
+                         f"{limit / 1e6:g} million); shrink it first")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:
+        raise DigitError(f"{name}: OpenCV cannot decode it ({str(e).strip().splitlines()[-1][:120]})") from None
+    if image is None:
+        raise DigitError(f"{name}: not an image OpenCV can read (PNG, JPG, BMP, TIFF…)")
+    if size is None and image.shape[0] * image.shape[1] > limit:
+        raise DigitError(f"{name}: more pixels than allowed (at most {limit / 1e6:g} million)")
+    return image
+
+
+def _header_size(path) -> tuple[int, int] | None:
     """(width, height) that the file's header states, without decoding; None when Pillow does not
     know the format (OpenCV then decides)."""
     import warnings

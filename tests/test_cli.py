@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from jexp.cli import commands, configs, runner
@@ -228,6 +229,7 @@ def test_a_run_records_its_time_and_phases_apart_from_its_metrics(capsys, fake_d
     assert code == 0, err
     t = json.loads((out / "ex1b" / "quick" / "timing.json").read_text())
     assert t["resumed"] is False and t["seconds"] > 0 and "cores" in t["machine"]
+    assert t["devices"] == {"backend": "cpu", "kind": "cpu", "count": jax.device_count(), "processes": 1}
     assert [p["name"] for p in t["phases"]] == ["ex1b: training"]
     assert t["phases"][0]["steps"] == 2 * 2  # depths × epochs ticks of the training bar
     assert 0 < t["phases"][0]["seconds"] <= t["seconds"]

@@ -257,3 +257,23 @@ def test_the_detectors_line_keeps_the_default_unless_another_pays(tmp_path):
     bench["detectors"]["fast"] = d(0.76, 4, 12.0)
     path.write_text(json.dumps(bench))
     assert "None finds 5 points more faces than default" in speed.detectors(tmp_path)
+
+
+def test_the_serve_line_gives_latencies_errors_and_whether_memory_stayed_flat(tmp_path):
+    e = {"digits": {"requests": 300, "per_second": 10.0, "p50_ms": 120.4, "p99_ms": 480.6},
+         "attack": {"requests": 3, "per_second": 0.1, "p50_ms": 9000.0, "p99_ms": 9900.0},
+         "info": {"requests": 0, "per_second": 0.0, "p50_ms": None, "p99_ms": None}}
+    bench = {"machine": "Intel Xeon, 2 cores", "clients": 20, "attack_clients": 1, "seconds": 30.2,
+             "frame": "640×480 JPEG with two faces", "endpoints": e, "requests": 303, "errors": 0,
+             "rss_mb": {"after_a_third": 800.0, "end": 820.4}, "memory_flat": True}
+    (tmp_path / "bench").mkdir()
+    path = tmp_path / "bench" / "serve.json"
+    path.write_text(json.dumps(bench))
+    line = speed.serve(tmp_path)
+    assert "20 clients for 30 s" in line and "303 requests, **0 errors**" in line
+    assert "digits p50 120 ms / p99 481 ms (10.0/s)" in line and "attack p50 9000 ms" in line and "info" not in line
+    assert "800 MB a third of the way in, 820 MB at the end (flat)" in line
+    path.write_text(json.dumps({**bench, "memory_flat": False, "errors": 2}))
+    assert "**2 errors**" in speed.serve(tmp_path) and "**still growing**" in speed.serve(tmp_path)
+    path.unlink()
+    assert speed.serve(tmp_path) == ""

@@ -24,3 +24,10 @@ def describe() -> str:
     if jax.default_backend() == "cpu":
         return host
     return f"{jax.devices()[0].device_kind} ({jax.default_backend()}; host {host})"
+
+
+def devices() -> dict:
+    """What JAX computes on: {"backend", "kind", "count", "processes"} (count: over all processes)."""
+    import jax
+    return {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind, "count": jax.device_count(),
+            "processes": jax.process_count()}

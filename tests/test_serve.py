@@ -289,3 +289,15 @@ def test_jexp_serve_prints_its_address_serves_and_stops_on_sigterm(root):
         assert "Traceback" not in err and "not in " in err  # the missing models are named, once
     finally:
         proc.kill()
+
+
+def test_listening_beyond_loopback_warns_and_loopback_does_not(monkeypatch, capsys, tmp_path):
+    class Quiet:
+        def run(self, sockets):
+            return None
+    monkeypatch.setattr(server, "server", lambda app, sock: Quiet())
+    for host, warned in (("0.0.0.0", True), ("127.0.0.1", False)):
+        assert server.serve(host, 0, tmp_path, echo=lambda line: None) == 0
+        err = capsys.readouterr().err
+        assert ("jexp: warning: listening on 0.0.0.0, not loopback" in err) == warned
+        assert "not in " in err  # the missing models named either way

@@ -4,7 +4,8 @@ The package, from the commands down to the primitives (every import runs that wa
 
 - ``jexp.cli``: the ``jexp`` command: ``commands`` (argparse), ``runner`` (one experiment run:
   context, staged artifacts, checkpoints, timing), ``configs`` (``--KEY=VALUE`` and config.json),
-  ``report`` and ``speed`` (the README's results), ``digit_commands`` (predict-digit, eval-digits).
+  ``report``, ``speed`` and ``realtime_speed`` (the README's results), ``digit_commands``
+  (predict-digit, eval-digits).
 - ``jexp.experiments``: one short script per experiment (``jexp run NAME``), the ``registry`` that
   lists them, and what several share (``base``, ``grid_study``, ``robust_study``).
 - ``jexp.serve``: ``jexp serve``, the models in a web page: ``models`` (what a request computes,

@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 
-from jexp.cli import speed
+from jexp.cli import realtime_speed, speed
 
 
 def test_the_attack_benchmark_line_states_the_target_and_the_bound_from_its_figures(tmp_path):
@@ -35,11 +35,11 @@ def test_the_camera_benchmark_line_gives_frame_rate_stages_and_verdict(tmp_path)
     path = tmp_path / "bench" / "camera.json"
     for fps, verdict in ((31.25, "reached"), (29.9, "not reached")):
         path.write_text(json.dumps({**bench, "fps": fps}))
-        line = speed.camera(tmp_path)
+        line = realtime_speed.camera(tmp_path)
         assert f"**{fps:.1f} frames/s**" in line and f"target ≥ 30 frames/s: {verdict}." in line
         assert "detection 20.0 ms, preprocessing 0.5 ms, classification 9.5 ms" in line and "1,166,087" in line
     path.unlink()
-    assert speed.camera(tmp_path) == ""
+    assert realtime_speed.camera(tmp_path) == ""
 
 
 def _peers(tmp_path, seconds: dict) -> Path:
@@ -221,12 +221,12 @@ def test_the_smoothing_line_compares_places_and_faces_from_its_figures(tmp_path)
     (tmp_path / "bench").mkdir()
     path = tmp_path / "bench" / "smoothing.json"
     path.write_text(json.dumps(bench))
-    line = speed.smoothing(tmp_path)
+    line = realtime_speed.smoothing(tmp_path)
     assert "costs up to 8.0 points where people change" in line and "it costs at most 1.0 there" in line
     assert "lowers the flicker on every video" in line and "accuracy 70.0 / 62.0 / 69.0 %" in line
     videos["continuous"]["faces"] = r(0.60, 0.25)
     path.write_text(json.dumps(bench))
-    assert "does not lower the flicker on every video" in speed.smoothing(tmp_path)
+    assert "does not lower the flicker on every video" in realtime_speed.smoothing(tmp_path)
 
 
 def test_the_framing_line_compares_the_camera_crops_with_fer_from_its_figures(tmp_path):
@@ -238,7 +238,7 @@ def test_the_framing_line_compares_the_camera_crops_with_fer_from_its_figures(tm
                         "C": {"face_found": False}}}
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "framing.json").write_text(json.dumps(bench))
-    line = speed.framing(tmp_path)
+    line = realtime_speed.framing(tmp_path)
     assert "A: eyes 0.36 apart at height 0.38 (within FER's middle half)" in line
     assert "B: eyes 0.50 apart at height 0.30 (1.25× FER's median distance: a tighter crop)" in line
     assert "C: no face found" in line and "on 80 of 100 PrivateTest faces" in line
@@ -252,11 +252,11 @@ def test_the_detectors_line_keeps_the_default_unless_another_pays(tmp_path):
     (tmp_path / "bench").mkdir()
     path = tmp_path / "bench" / "detectors.json"
     path.write_text(json.dumps(bench))
-    line = speed.detectors(tmp_path)
+    line = realtime_speed.detectors(tmp_path)
     assert "default 70.0 % found, 3 false, 10.0 ms" in line and "fast would pay" in line
     bench["detectors"]["fast"] = d(0.76, 4, 12.0)
     path.write_text(json.dumps(bench))
-    assert "None finds 5 points more faces than default" in speed.detectors(tmp_path)
+    assert "None finds 5 points more faces than default" in realtime_speed.detectors(tmp_path)
 
 
 def test_the_serve_line_gives_latencies_errors_and_whether_memory_stayed_flat(tmp_path):
@@ -269,11 +269,11 @@ def test_the_serve_line_gives_latencies_errors_and_whether_memory_stayed_flat(tm
     (tmp_path / "bench").mkdir()
     path = tmp_path / "bench" / "serve.json"
     path.write_text(json.dumps(bench))
-    line = speed.serve(tmp_path)
+    line = realtime_speed.serve(tmp_path)
     assert "20 clients for 30 s" in line and "303 requests, **0 errors**" in line
     assert "digits p50 120 ms / p99 481 ms (10.0/s)" in line and "attack p50 9000 ms" in line and "info" not in line
     assert "800 MB a third of the way in, 820 MB at the end (flat)" in line
     path.write_text(json.dumps({**bench, "memory_flat": False, "errors": 2}))
-    assert "**2 errors**" in speed.serve(tmp_path) and "**still growing**" in speed.serve(tmp_path)
+    assert "**2 errors**" in realtime_speed.serve(tmp_path) and "**still growing**" in realtime_speed.serve(tmp_path)
     path.unlink()
-    assert speed.serve(tmp_path) == ""
+    assert realtime_speed.serve(tmp_path) == ""

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from jexp.cli import configs, speed
+from jexp.cli import configs, realtime_speed, speed
 from jexp.experiments import registry
 from jexp.experiments.base import UsageError
 from jexp.io import artifacts
@@ -56,7 +56,9 @@ def render(root: str | Path = "artifacts") -> str:
         shown = getattr(registry.load(name), "FIGURES", None) or [p.name for p in sorted(folder.glob("*.png"))[:2]]
         images = "\n".join(f"![{Path(f).stem}]({(folder / f).as_posix()})" for f in shown if (folder / f).exists())
         parts.append(f"### {name}: {title}\n\n{body}\n\nFigures: {figures}\n\n{images}\n")
-    parts += speed.section(root) + [END]
+    lines = speed.section(root)
+    lines[-1] += realtime_speed.section(root)  # the camera's and the page's lines close the last paragraph
+    parts += lines + [END]
     return "\n".join(parts)
 
 

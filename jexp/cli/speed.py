@@ -1,5 +1,6 @@
 """The README's speed section, from the recorded figures: each committed run's timing.json and the
-benchmarks' JSON under ``artifacts/bench/`` (written by ``bench/*.py``). Every ratio and verdict is
+benchmarks' JSON under ``artifacts/bench/`` (written by ``bench/*.py``): training and attack
+speed here, the camera's and the web page's benchmarks in ``realtime_speed``. Every ratio and verdict is
 computed from those figures; the targets they are held against are the constants below.
 """
 from __future__ import annotations
@@ -12,10 +13,9 @@ from jexp.io import artifacts
 
 GRID_TARGET = 20          # the ex1b grid: times faster than the course's Keras/TensorFlow
 GENERATOR_TARGET = 100    # the generator attack: times faster than the sheet's Keras fit loop
-CAMERA_TARGET_FPS = 30    # `jexp camera`: frames per second
 
 
-def _recorded(root: Path, name: str) -> dict | None:
+def recorded(root: Path, name: str) -> dict | None:
     """A benchmark's recorded figures (artifacts/bench/NAME), or None before its first run."""
     path = root / "bench" / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -28,7 +28,7 @@ PEER_LABELS = {"jexp": "jexp, cold (compile included)", "jexp-warm": "jexp, warm
 
 def peers_grid(root: Path) -> str:
     """The side-by-side ex1b grid of bench/peers.py: times, ratios and the targets."""
-    b = _recorded(root, "peers.json")
+    b = recorded(root, "peers.json")
     if b is None:
         return ""
     e = b["entries"]
@@ -99,7 +99,7 @@ def timings(root: Path) -> str:
 def profile_grid(root: Path) -> str:
     """bench/profile_grid.py: per step of each depth program, kernels, time and FLOP; and what they
     imply for the grid's time next to the side-by-side figures."""
-    b = _recorded(root, "profile_grid.json")
+    b = recorded(root, "profile_grid.json")
     if b is None:
         return ""
     flags = any(r["xla_flags"] for r in b["rows"])
@@ -119,7 +119,7 @@ def profile_grid(root: Path) -> str:
              f"one lone batched 3×32×32 matmul costs {lone:.1f} µs on this runtime (a chain of them in a loop): "
              + ("the step is made of launch-sized kernels, so its time is their count, not their arithmetic"
                 if deep["us_per_kernel"] < 2 * lone else "the step's kernels cost more than launch-sized ones")]
-    p = _recorded(root, "peers.json")
+    p = recorded(root, "peers.json")
     if p and "matmul_gflops" in p:
         notes.append(f"its {deep['flop'] / 1e6:.1f} MFLOP run at {deep['gflops']:.0f} GFLOP/s, "
                      f"{100 * deep['gflops'] / p['matmul_gflops']:.0f} % of the large-matmul rate the FLOP floor assumes")
@@ -151,7 +151,7 @@ def profile_grid(root: Path) -> str:
 def peers_cnn(root: Path) -> str:
     """The side-by-side CNN epochs of bench/peers.py: speed per epoch, accuracy against each net's target,
     and which entries rank (only those that learned)."""
-    b = _recorded(root, "peers_cnn.json")
+    b = recorded(root, "peers_cnn.json")
     if b is None:
         return ""
     rows, verdicts = [], []
@@ -197,7 +197,7 @@ def peers_cnn(root: Path) -> str:
 
 def profile_cnn(root: Path) -> str:
     """bench/profile_cnn.py: a CNN training step's time by kind of kernel."""
-    b = _recorded(root, "profile_cnn.json")
+    b = recorded(root, "profile_cnn.json")
     if b is None:
         return ""
     kinds = ["matmul", "concatenate", "fused loop", "copy"]
@@ -218,7 +218,7 @@ def profile_cnn(root: Path) -> str:
              f"im2col patches and Winograd tiles (concatenations) "
              f"{', '.join(share(r, 'concatenate') for r in b['rows'])}; the other fused loops hold BatchNorm, the "
              "activations, pooling, the optimiser and Winograd's input and output transforms"]
-    p = _recorded(root, "peers.json")
+    p = recorded(root, "peers.json")
     if p and "matmul_gflops" in p and p.get("machine") == b["machine"]:  # the rate of that machine only
         notes.append(f"this machine's large fp32 matmul runs at {p['matmul_gflops']:.0f} GFLOP/s")
     for r in b["rows"]:
@@ -272,7 +272,7 @@ def _verdict(b: dict) -> str:
 
 
 def convolution(root: Path) -> str:
-    b = _recorded(root, "conv.json")
+    b = recorded(root, "conv.json")
     if b is None:
         return ""
     worst = max(b["layers"], key=lambda r: r["max_rel_diff"])["max_rel_diff"]
@@ -293,110 +293,8 @@ def convolution(root: Path) -> str:
     return line + " `python bench/conv.py`.\n"
 
 
-def camera(root: Path) -> str:
-    b = _recorded(root, "camera.json")
-    if b is None:
-        return ""
-    ms = b["ms_per_frame"]
-    return (f"- `jexp camera` on {b['machine']}: a {b['frame_size'][0]}×{b['frame_size'][1]} video of "
-            f"{b['faces_per_frame'][0]}-{b['faces_per_frame'][1]} FER2013 PrivateTest faces per frame, {b['frames']} "
-            f"frames, faces found on the frame scaled by {b['detect_scale']}: **{b['fps']:.1f} frames/s** "
-            f"(per frame: detection {ms['detect']:.1f} ms, preprocessing {ms['preprocess']:.1f} ms, classification "
-            f"{ms['classify']:.1f} ms by `{b['model']}`, {b['params']:,} parameters); target ≥ {CAMERA_TARGET_FPS} frames/s: "
-            f"{'reached' if b['fps'] >= CAMERA_TARGET_FPS else 'not reached'}. The cascade found {100 * b['detection_rate']:.1f} % "
-            f"of the faces; emotion accuracy on those {100 * b['accuracy_found']:.1f} %. `python bench/camera.py`.\n")
-
-
-def smoothing(root: Path) -> str:
-    """bench/smoothing.py: the camera's smoothing along places against along face tracks."""
-    b = _recorded(root, "smoothing.json")
-    if b is None:
-        return ""
-    parts = []
-    for video, r in b["videos"].items():
-        acc = {k: 100 * v["accuracy_found"] for k, v in r.items()}
-        flick = {k: 100 * v["flicker"]["rate"] for k, v in r.items()}
-        parts.append(f"{video}: accuracy {acc['none']:.1f} / {acc['places']:.1f} / {acc['faces']:.1f} %, flicker "
-                     f"{flick['none']:.1f} / {flick['places']:.1f} / {flick['faces']:.1f} %")
-    slides = {k: v for k, v in b["videos"].items() if k.startswith("slideshow")}
-    cost = max(v["none"]["accuracy_found"] - v["places"]["accuracy_found"] for v in slides.values())
-    kept = min(v["faces"]["accuracy_found"] - v["none"]["accuracy_found"] for v in slides.values())
-    calm = all(v["faces"]["flicker"]["rate"] < v["none"]["flicker"]["rate"] for v in b["videos"].values())
-    a = b["appearance"]
-    return (f"- Smoothing (`jexp camera --smooth {b['smooth']}`) on {b['machine']}, the camera's loop on videos of "
-            "PrivateTest faces at 3 fixed places (no smoothing / along places, i.e. box overlap alone / along face "
-            "tracks, the default): " + "; ".join(parts) + ". Along places, smoothing "
-            + (f"costs up to {100 * cost:.1f} points where people change at the same place" if cost > 0 else
-               "costs nothing here") + "; along face tracks "
-            + (f"it costs at most {-100 * kept:.1f}" if kept < 0 else "it costs nothing") + " there, and it "
-            + ("lowers the flicker on every video" if calm else "does not lower the flicker on every video")
-            + f". The appearance check keeps {100 * a['same_face_kept']:.1f} % of one face's consecutive crops and "
-            f"{100 * a['other_face_kept']:.1f} % of two people's (similarity ≥ {a['threshold']}, {a['pairs']} pairs). "
-            "`python bench/smoothing.py`.\n")
-
-
-def detectors(root: Path) -> str:
-    """bench/detectors.py: OpenCV's frontal-face cascades on the camera check's video."""
-    b = _recorded(root, "detectors.json")
-    if b is None:
-        return ""
-    d = b["detectors"]
-    base_name = next(iter(d))
-    base = d[base_name]
-    parts = [f"{k} {100 * v['detection_rate']:.1f} % found, {v['spurious']} false, {v['ms_per_frame']:.1f} ms"
-             for k, v in d.items()]
-    # what a switch would have to pay for: 5 more points of faces, no more false detections, and the time
-    better = [k for k, v in d.items() if v["detection_rate"] >= base["detection_rate"] + 0.05
-              and v["spurious"] <= base["spurious"] and v["ms_per_frame"] <= 1.25 * base["ms_per_frame"]]
-    return (f"- Face detectors (`python bench/detectors.py`, {b['machine']}, OpenCV {b['opencv']}, {b['frames']} frames "
-            f"of the camera check's video, detection on the frame scaled by {b['detect_scale']}): " + "; ".join(parts)
-            + ". " + (f"{', '.join(better)} would pay: at least 5 points more faces, no more false detections, at most "
-                      "1.25× the time." if better else
-                      f"None finds 5 points more faces than {base_name} without more false detections or over 1.25× "
-                      "its time, so `jexp camera` keeps it.") + "\n")
-
-
-def framing(root: Path) -> str:
-    """bench/framing.py: the camera's face crops of whole photographs against FER2013's framing."""
-    b = _recorded(root, "framing.json")
-    if b is None:
-        return ""
-    med, q = b["fer_median"], b["fer_quartiles"]
-    parts = []
-    for name, p in b["photos"].items():
-        if not p.get("eyes_found"):
-            parts.append(f"{name}: {'no eyes found in the crop' if p.get('face_found') else 'no face found'}")
-            continue
-        inside = q["eye_distance"][0] <= p["eye_distance"] <= q["eye_distance"][1]
-        parts.append(f"{name}: eyes {p['eye_distance']:.2f} apart at height {p['eye_height']:.2f} ("
-                     + ("within FER's middle half" if inside else
-                        f"{p['eye_distance'] / med['eye_distance']:.2f}× FER's median distance: a "
-                        + ("tighter" if p["eye_distance"] > med["eye_distance"] else "looser") + " crop") + ")")
-    return (f"- Framing (`python bench/framing.py`, {b['machine']}): on {b['fer_measured']:,} of {b['fer_faces']:,} "
-            f"PrivateTest faces OpenCV's eye cascade finds both eyes, a median {med['eye_distance']:.2f} of the side apart "
-            f"(middle half {q['eye_distance'][0]:.2f}–{q['eye_distance'][1]:.2f}) at a height of "
-            f"{med['eye_height']:.2f}; in `jexp camera`'s crops of whole photographs: " + "; ".join(parts) + ".\n")
-
-
-def serve(root: Path) -> str:
-    """bench/serve_load.py: `jexp serve` under load on loopback."""
-    b = _recorded(root, "serve.json")
-    if b is None:
-        return ""
-    e = b["endpoints"]
-    parts = [f"{name} p50 {v['p50_ms']:.0f} ms / p99 {v['p99_ms']:.0f} ms ({v['per_second']:.1f}/s)"
-             for name, v in e.items() if v["requests"]]
-    m = b["rss_mb"]
-    return (f"- `jexp serve` under load on {b['machine']}, loopback: {b['clients']} clients for {b['seconds']:.0f} s "
-            f"cycling through the page's endpoints (camera frame: {b['frame']}) and {b['attack_clients']} running "
-            f"attacks back to back: {b['requests']:,} requests, **{b['errors']} errors**; " + "; ".join(parts)
-            + f". Server memory {m['after_a_third']:.0f} MB a third of the way in, {m['end']:.0f} MB at the end ("
-            + ("flat" if b["memory_flat"] else "**still growing**") + "). `python bench/serve_load.py`.\n")
-
-
 def section(root: Path) -> list[str]:
     """The parts of the README's speed section, in order."""
     return ["### Speed\n", timings(root), peers_grid(root) or "_No side-by-side benchmark recorded yet: "
             "`python bench/peers.py mlp`._\n", profile_grid(root), peers_cnn(root), profile_cnn(root),
-            generator_attack(root) + convolution(root) + camera(root) + detectors(root) + smoothing(root)
-            + framing(root) + serve(root)]
+            generator_attack(root) + convolution(root)]

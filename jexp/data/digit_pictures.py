@@ -186,38 +186,33 @@ MAX_PIXELS = 40_000_000  # a digit picture larger than this (a 6,300-pixel squar
 
 
 def read_image(path) -> np.ndarray:
-    """Any picture file OpenCV reads (PNG, JPG, BMP, TIFF…), as stored (8/16-bit, alpha kept). Its
-    size is read from the header first (Pillow, without decoding), and a picture of more than
-    ``MAX_PIXELS`` is refused: a small file can claim a huge image, and decoding it would take
-    gigabytes."""
+    """Any picture file OpenCV reads (PNG, JPG, BMP, TIFF…), as stored (8/16-bit, alpha kept), through
+    ``decode_image``: a picture of more than ``MAX_PIXELS`` is refused from its header, before
+    decoding, since a small file can claim a huge image and decoding it would take gigabytes."""
     p = Path(path)
     if p.is_dir():
         raise DigitError(f"{p}: a directory, not a picture file")
     if not p.is_file():
         raise DigitError(f"{p}: no such file")
-    size = _header_size(p)
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
-        raise DigitError(f"{p}: {size[0]:,} × {size[1]:,} pixels is more than a digit picture needs (at most "
-                         f"{MAX_PIXELS / 1e6:.0f} million); shrink it first")
-    try:
-        image = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-    except cv2.error as e:
-        raise DigitError(f"{p}: OpenCV cannot decode it ({str(e).strip().splitlines()[-1][:120]})") from None
-    if image is None:
+    data = p.read_bytes()
+    if not data:
         raise DigitError(f"{p}: not an image OpenCV can read (PNG, JPG, BMP, TIFF…)")
-    return image
+    return decode_image(data, str(p), too_many="is more than a digit picture needs")
 
 
-def decode_image(data: bytes, name: str = "the picture", max_pixels: int | None = None) -> np.ndarray:
-    """``read_image`` for a picture held in memory (an upload): the same checks, in one-line
-    ``DigitError``s naming ``name``; ``max_pixels`` (default ``MAX_PIXELS``) bounds what it decodes."""
+def decode_image(data: bytes, name: str = "the picture", max_pixels: int | None = None,
+                 too_many: str = "is more than allowed") -> np.ndarray:
+    """A picture held in memory (an upload, or a file's bytes for ``read_image``), as stored, in
+    one-line ``DigitError``s naming ``name``: its size is read from the header first (Pillow, without
+    decoding) and a picture of more than ``max_pixels`` (default ``MAX_PIXELS``) is refused, saying
+    it ``too_many``."""
     import io
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     if not data:
         raise DigitError(f"{name}: empty (no picture was sent)")
     size = _header_size(io.BytesIO(data))
     if size is not None and size[0] * size[1] > limit:
-        raise DigitError(f"{name}: {size[0]:,} × {size[1]:,} pixels is more than allowed (at most "
+        raise DigitError(f"{name}: {size[0]:,} × {size[1]:,} pixels {too_many} (at most "
                          f"{limit / 1e6:g} million); shrink it first")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -226,7 +221,8 @@ def decode_image(data: bytes, name: str = "the picture", max_pixels: int | None 
     if image is None:
         raise DigitError(f"{name}: not an image OpenCV can read (PNG, JPG, BMP, TIFF…)")
     if size is None and image.shape[0] * image.shape[1] > limit:
-        raise DigitError(f"{name}: more pixels than allowed (at most {limit / 1e6:g} million)")
+        raise DigitError(f"{name}: {image.shape[1]:,} × {image.shape[0]:,} pixels {too_many} (at most "
+                         f"{limit / 1e6:g} million); shrink it first")
     return image
 
 

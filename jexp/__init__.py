@@ -27,7 +27,8 @@ The package, from the commands down to the primitives (every import runs that wa
   ``fer2013``, ``sequences``, ``ee599_hdf5``; pictures of digits (``digit_pictures``) and the
   out-of-distribution sets (``digit_sets``, ``face_sets``).
 - ``jexp.runtime``: how a run executes: its PRNG keys by purpose (``rng``), progress bars,
-  ``timing``, the ``machine``, JAX's ``compile_cache`` and kernel ``profiling``.
+  ``timing``, the ``machine``, JAX's ``compile_cache``, kernel ``profiling`` and ``distributed``
+  (many processes or hosts through JAX's own runtime).
 
 ``help(jexp.<sub-package>)`` lists its modules; each module's docstring says what it holds.
 """

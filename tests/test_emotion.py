@@ -99,6 +99,45 @@ def test_emotion_trains_with_camera_stages_label_smoothing_and_class_weights(fer
     assert np.isfinite(m["history"]["train_loss"][1]) and m["calibration"]["temperature"] > 0
 
 
+def test_a_warm_restart_trains_on_from_the_first_cycle_or_from_an_earlier_run(fer_dir, tmp_path, capsys):
+    out = tmp_path / "artifacts"
+    assert run(out, fer_dir, "--epochs=1", "--lr=0.03", "--restart_epochs=2", "--restart_lr=0.01") == 0, \
+        capsys.readouterr().err
+    folder = out / "emotion" / "quick"
+    m = json.loads((folder / "metrics.json").read_text())
+    assert len(m["history"]["val_acc"]) == 4 and m["trained_here"] and "first_cycle" in m["trained"]  # epochs 0-3
+    scores = m["history"]["select_score"]
+    assert m["selected_epoch"] == max((s, e) for e, s in enumerate(scores) if s is not None)[1]  # best on PublicTest
+    assert "for a warm restart of 2 epochs" in (folder / "results.md").read_text()
+    first = tmp_path / "first"  # a run without a restart, then restarted from it
+    assert run(first, fer_dir, "--epochs=1", "--lr=0.03") == 0
+    again = tmp_path / "again"
+    assert run(again, fer_dir, "--epochs=1", "--lr=0.03", "--restart_epochs=2", "--restart_lr=0.01",
+               f"--model_from={first / 'emotion' / 'quick'}") == 0, capsys.readouterr().err
+    m2 = json.loads((again / "emotion" / "quick" / "metrics.json").read_text())
+    assert m2["trained_here"] and m2["trained"]["first_cycle"]["from"].endswith("quick")
+    assert m2["history"]["val_acc"] == m["history"]["val_acc"]  # bitwise the run that restarted in one go
+    assert "this run trained the warm restart from it" in (again / "emotion" / "quick" / "results.md").read_text()
+    assert run(tmp_path / "x", fer_dir, "--epochs=1", "--lr=0.03", "--restart_epochs=3", "--restart_lr=0.01",
+               f"--model_from={folder}") == 2  # restarted with other settings: refused
+    assert run(tmp_path / "y", fer_dir, "--epochs=1", "--lr=0.03", "--restart_epochs=2", "--restart_lr=0.01",
+               f"--model_from={folder}") == 0  # the same settings: evaluated again, not retrained
+    assert not json.loads((tmp_path / "y" / "emotion" / "quick" / "metrics.json").read_text())["trained_here"]
+
+
+def test_the_first_cycle_is_kept_when_the_restart_never_scores_better():
+    from jexp.experiments.emotion import _restarted
+    h1 = {k: np.array([np.nan, 0.5, 0.6]) for k in ("train_loss", "train_acc", "val_loss", "val_acc", "select_score")}
+    h2 = {k: np.array([np.nan, 0.4, 0.55]) for k in h1}
+    first, second = ("p1", "s1", {**h1, "selected_epoch": np.asarray(2)}, {"on": "a"}), \
+        ("p2", "s2", {**h2, "selected_epoch": np.asarray(2)}, {"on": "b"})
+    p, s, h, t = _restarted(first, second, 2)
+    assert (p, int(h["selected_epoch"]), len(h["val_acc"]), t["first_cycle"]) == ("p1", 2, 5, {"on": "a"})
+    h2["select_score"] = np.array([np.nan, 0.6, 0.4])  # a tie goes to the later epoch
+    p, s, h, t = _restarted(first, ("p2", "s2", {**h2, "selected_epoch": np.asarray(1)}, {}), 2)
+    assert (p, int(h["selected_epoch"])) == ("p2", 3)
+
+
 def test_training_time_says_which_epochs_it_covers():
     from jexp.experiments.emotion import _training_time
     tr = {"seconds": 5244.6}

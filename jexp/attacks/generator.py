@@ -43,8 +43,9 @@ import numpy as np
 import optax
 
 from jexp.nn.train import replicate, shard_runs
+from jexp.runtime import distributed
 
-ONE = jnp.ones((1,), jnp.float32)  # the generator's only input
+ONE = np.ones((1,), np.float32)  # the generator's only input (numpy: importing starts no JAX backend)
 
 
 class Generator(nn.Module):
@@ -261,6 +262,7 @@ def generator_attack(logits_fn, variables, x, targets, keys, cfg: AttackConfig =
         k = len(idx)
         gens = jax.tree.map(lambda a, b: a.at[idx].set(b[:k]), gens, sub)
         n = min(CHUNK, cfg.max_rounds - r)
+        sub_trace, sub_rounds, sub_done = distributed.gather((sub_trace, sub_rounds, sub_done))  # several processes
         trace[r:r + n, idx] = np.asarray(sub_trace)[:n, :k]
         rounds[idx] = np.asarray(sub_rounds)[:k]
         done[idx] = np.asarray(sub_done)[:k]
@@ -269,4 +271,5 @@ def generator_attack(logits_fn, variables, x, targets, keys, cfg: AttackConfig =
             progress(r, int(done.sum()), g)
     images = jax.vmap(lambda p: generate(p, shape))(gens[0])
     probs = jax.nn.softmax(logits_fn(variables, images))
+    images, gens, probs = distributed.gather((images, gens, probs))
     return AttackResult(images, gens[0], jnp.asarray(done), jnp.asarray(rounds), probs, jnp.asarray(trace))

@@ -3,6 +3,7 @@
   jexp list                                   every experiment, one line each
   jexp run NAME|all [--quick] [--data-dir DIR] [--out DIR] [--fresh] [--no-progress] [--KEY=VALUE …]
   jexp run NAME --help                        NAME's config keys: types, defaults, what they mean
+  jexp run NAME … --coordinator HOST:PORT --num-processes N --process-id I   one process of a job (docs/scale.md)
   jexp report                                 regenerate the README results from artifacts/
   jexp predict-digit IMAGE… [--model PATH] [--ink auto|high|low]
   jexp eval-digits --npz FILE [--model PATH] [--out DIR]
@@ -52,6 +53,12 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", default="artifacts", help="artifacts root (default: artifacts)")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints; train from scratch")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    job = p.add_argument_group("many processes or hosts (docs/scale.md; default: $JEXP_COORDINATOR, "
+                               "$JEXP_NUM_PROCESSES, $JEXP_PROCESS_ID, else one process)")
+    job.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address, the same in every process; "
+                     "auto: found by JAX (SLURM, Open MPI, Cloud TPU)")
+    job.add_argument("--num-processes", type=int, metavar="N", help="processes in the job")
+    job.add_argument("--process-id", type=int, metavar="I", help="this process, 0 to N-1 (0 writes the artifacts)")
 
 
 def parser() -> Parser:
@@ -258,7 +265,18 @@ def _serve(args) -> int:
 
 def _run(rest: list[str], args, extras: list[str], top) -> int:
     from jexp.cli import runner
+    from jexp.runtime import distributed
     run_parser = top.run_parser
+    try:  # before any JAX computation
+        setup = distributed.settings(args.coordinator, args.num_processes, args.process_id)
+    except distributed.SetupError as e:
+        raise UsageError(str(e)) from None
+    if setup is not None and not args.help:
+        try:
+            distributed.initialize(setup)
+        except Exception as e:  # noqa: BLE001 - JAX's words for an unreachable coordinator, a timeout
+            line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return _error(f"could not join the job at {setup['coordinator']}: {line}", 1)
     if args.name is None:
         if args.help:
             run_parser.print_help()
@@ -283,7 +301,8 @@ def _run(rest: list[str], args, extras: list[str], top) -> int:
     t0 = time.perf_counter()
     out = runner.run(args.name, overrides, quick=ns.quick, data_dir=ns.data_dir, out_root=ns.out,
                      resume=not ns.fresh, show_progress=not ns.no_progress)
-    print(f"{args.name}: done in {time.perf_counter() - t0:.1f}s -> {out}/")
+    where = f"{out}/" if distributed.writes() else f"{out}/ (written by process 0)"
+    print(f"{args.name}: done in {time.perf_counter() - t0:.1f}s -> {where}")
     return 0
 
 

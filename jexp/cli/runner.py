@@ -2,13 +2,19 @@
 staged artifacts folder swapped in when the run succeeds, checkpoints keyed on config and code,
 and the run's timing.json.
 
-Outputs go to ``artifacts/<name>/`` (``--quick``: ``artifacts/<name>/quick/``).
+Outputs go to ``artifacts/<name>/`` (``--quick``: ``artifacts/<name>/quick/``). In a job of several
+processes (``jexp.runtime.distributed``) process 0 alone locks, writes and swaps that folder; every
+other process runs the same program with a scratch folder of its own, deleted at the end, and all
+wait for each other once the results are in place.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +25,7 @@ from jexp.cli import configs, report
 from jexp.data import files
 from jexp.experiments import registry
 from jexp.io import artifacts
-from jexp.runtime import compile_cache, progress, timing
+from jexp.runtime import compile_cache, distributed, progress, timing
 
 
 @dataclass
@@ -67,14 +73,16 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
     out_dir = Path(out_root) / name / ("quick" if quick else "")
     code = registry.code_version(name)
     ckpt = out_dir / "checkpoints" / f"{configs.config_hash(cfg)}-{code}" if resume else None
-    with artifacts.exclusive(Path(out_root) / name):  # one run of an experiment at a time, quick or not
-        for folder in (Path(out_root) / name, Path(out_root) / name / "quick"):
+    writer = distributed.writes()
+    scratch = None if writer else Path(tempfile.mkdtemp(prefix="jexp-scratch-"))  # another process's files
+    with artifacts.exclusive(Path(out_root) / name) if writer else contextlib.nullcontext():  # one run at a time
+        for folder in (Path(out_root) / name, Path(out_root) / name / "quick") if writer else ():
             for line in artifacts.recover(folder):
                 print(f"jexp: note: {line}", file=sys.stderr, flush=True)
         resumed = ckpt is not None and ckpt.exists() and any(ckpt.iterdir())
         events = compile_cache.events()
         cache_before = dict(events)
-        out, ctx = artifacts.Artifacts(out_dir), None
+        out, ctx = artifacts.Artifacts(out_dir if writer else scratch / name), None
         try:
             ctx = Context(name, out, files.data_dir(data_dir), ckpt, quick, show_progress, Path(out_root))
             out.json("config.json", {"experiment": name, "quick": quick, "config": cfg, "code": code,
@@ -85,9 +93,13 @@ def run(name: str, overrides: dict[str, str] | None = None, *, quick: bool = Fal
             results = out.staging / "results.md"
             if quick and results.exists():  # a smoke run must not read as a result
                 out.text("results.md", report.quick_banner(name, cfg, module.Config()) + results.read_text())
-            out.commit()
+            if writer:
+                out.commit()
+            distributed.barrier(f"jexp run {name}: results in place")  # the next run reads what this one wrote
         finally:
             out.discard()
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
             for bar in ctx.bars if ctx is not None else []:  # none spills into the next experiment
                 bar.close()
     return out_dir

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.ndimage import map_coordinates
 
 
@@ -170,10 +171,10 @@ def gaussian_blur(x, sigma):
 
 
 # JPEG's luminance quantisation table (ITU-T T.81, Annex K), for quality 50
-JPEG_LUMA = jnp.array([
+JPEG_LUMA = np.array([  # numpy: importing starts no JAX backend
     [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
     [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
-    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], jnp.float32)
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], np.float32)
 
 
 def _dct8() -> jnp.ndarray:

@@ -8,6 +8,10 @@ Every step is sealed: a SHA-256 of its arrays is written beside it (``sha256-STE
 last two steps are kept. A step that cannot be read or whose arrays no longer match their seal
 (a flipped byte, a truncated or deleted file) is never resumed from: ``restore_latest`` says so in
 one line, removes it, and falls back to the step before, or to none (training starts afresh).
+
+Several processes (``jexp.runtime.distributed``): each process's orbax works on its own, the
+job's training checkpoints are saved by process 0 alone (the caller asks ``distributed.writes``),
+and on restore process 0 chooses the step (removing damaged ones) and the others read that step.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import sys
 
 import jax
 import numpy as np
+
+from jexp.runtime import distributed
 
 
 KEEP = 2  # steps kept: a damaged last one falls back to the one before
@@ -43,7 +49,13 @@ def _is_key(x) -> bool:
 
 def _manager(directory, create: bool):
     import orbax.checkpoint as ocp
-    opts = ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=create, enable_async_checkpointing=False)
+    me = jax.process_index()  # each process on its own: no barrier waits for processes that do not save
+    if create:  # orbax refuses to create it itself for a subset of processes
+        os.makedirs(directory, exist_ok=True)
+    opts = ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=False, enable_async_checkpointing=False,
+                                        multiprocessing_options=ocp.options.MultiprocessingOptions(
+                                            primary_host=me, active_processes={me},
+                                            barrier_sync_key_prefix=f"jexp-process-{me}"))
     return ocp.CheckpointManager(os.path.abspath(directory), options=opts)
 
 
@@ -129,9 +141,20 @@ def restore_latest(directory, template):
     """(step, tree, extra) from the newest sound checkpoint in ``directory`` (see the module's
     docstring), or None if there is none. ``template`` gives the tree's structure, leaf shapes and
     which leaves are PRNG keys."""
-    if not os.path.isdir(directory):
+    if distributed.count() > 1:  # process 0 chooses (and cleans up); the others read its step
+        found = _read_sound(directory) if distributed.writes() and os.path.isdir(directory) else None
+        step = distributed.agree(-1 if found is None else found[0])
+        if step < 0:
+            return None
+        if found is None:
+            import orbax.checkpoint as ocp
+            mgr = _manager(directory, create=False)
+            found = step, mgr.restore(step, args=ocp.args.StandardRestore())
+            mgr.close()
+    elif not os.path.isdir(directory):
         return None
-    found = _read_sound(directory)
+    else:
+        found = _read_sound(directory)
     if found is None:
         return None
     step, item = found

@@ -22,7 +22,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jexp.nn import checkpoint, gradients, nets
-from jexp.runtime import rng
+from jexp.runtime import distributed, rng
 
 
 class RunState(struct.PyTreeNode):
@@ -247,8 +247,9 @@ def _compile_cheaply(lowered):
 # --- many devices -----------------------------------------------------------------------------
 
 def shard_runs(tree, n_runs: int):
-    """Pad the runs axis to a multiple of the device count and shard it over all devices.
-    Returns (tree, pad). With one device the tree is returned unchanged."""
+    """Pad the runs axis to a multiple of the device count and shard it over all devices (of every
+    process of a distributed job: each holds its own devices' runs). Returns (tree, pad). With one
+    device the tree is returned unchanged."""
     n_dev = jax.device_count()
     if n_dev == 1:
         return tree, 0
@@ -256,14 +257,15 @@ def shard_runs(tree, n_runs: int):
     if pad:
         tree = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
     mesh = Mesh(np.array(jax.devices()), ("runs",))
-    return jax.device_put(tree, NamedSharding(mesh, P("runs"))), pad
+    return distributed.place(tree, NamedSharding(mesh, P("runs"))), pad
 
 
 def replicate(tree):
+    """``tree`` on every device (of every process), e.g. the training data all runs share."""
     if jax.device_count() == 1:
         return tree
     mesh = Mesh(np.array(jax.devices()), ("runs",))
-    return jax.device_put(tree, NamedSharding(mesh, P()))
+    return distributed.place(tree, NamedSharding(mesh, P()))
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -285,28 +287,32 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
     epoch_fn = jax.jit(jax.vmap(trainer.epoch, in_axes=(0, None, None)))
     steps = jnp.int32(trainer.steps_per_epoch(data))
     history, start = None, 0
-    if ckpt_dir is not None and (restored := checkpoint.restore_latest(ckpt_dir, jax.device_get(state))):
+    if ckpt_dir is not None and (restored := checkpoint.restore_latest(ckpt_dir, distributed.gather(state))):
         start, state, history = restored
         print(f"resuming from checkpoint {ckpt_dir} (epoch {start} of {epochs})", file=sys.stderr, flush=True)
         state, _ = shard_runs(jax.tree.map(jnp.asarray, state), n_runs + pad)
         if progress is not None:
             progress.update(start)
     if history is None:  # epoch 0: the untrained models, probed by the same program (steps=0)
-        history = {k: np.asarray(v)[:, None] for k, v in jax.device_get(epoch_fn(state, data, jnp.int32(0))[1]).items()}
+        probed = distributed.gather(epoch_fn(state, data, jnp.int32(0))[1])
+        history = {k: np.asarray(v)[:, None] for k, v in jax.device_get(probed).items()}
     for e in range(start, epochs):
         if stop is not None and e > 0 and stop(e):
             break
         state, metrics = epoch_fn(state, data, steps)
-        metrics = jax.device_get(metrics)
+        metrics = jax.device_get(distributed.gather(metrics))
         history = {k: np.concatenate([history[k], np.asarray(metrics[k])[:, None]], axis=1) for k in history}
         if after_epoch is not None:  # sees the stacked (and possibly padded) runs; before the checkpoint,
             after_epoch(e + 1, state, metrics)  # so that an epoch it did not see is trained again on resume
         if ckpt_dir is not None:
-            checkpoint.save(ckpt_dir, e + 1, state, history)
+            host = distributed.gather(state)  # every process takes part; process 0 writes
+            if distributed.writes():
+                checkpoint.save(ckpt_dir, e + 1, host, history)
         if on_epoch is not None:
             on_epoch(e + 1, metrics)
         if progress is not None:
             progress.update(1)
+    state = distributed.gather(state)  # with several processes: whole, on every host
     if pad:
         state = jax.tree.map(lambda a: a[:n_runs], state)
         history = {k: v[:n_runs] for k, v in history.items()}
@@ -315,7 +321,11 @@ def fit(trainer: Trainer, state: RunState, data: Data, epochs: int, *, ckpt_dir=
 
 def run_concurrently(tasks: list[Callable[[], Any]], workers: int | None = None) -> list:
     """Call each task (e.g. one ``fit`` per model shape) on a thread pool. On CPU, XLA runs a
-    small program on one core, so programs of different shapes overlap on the others."""
+    small program on one core, so programs of different shapes overlap on the others. With several
+    processes the tasks run one after another: every process must launch the same programs in
+    the same order."""
+    if distributed.count() > 1:
+        workers = 1
     if workers is None:
         workers = min(len(tasks), os.cpu_count() or 1) if jax.default_backend() == "cpu" else 1
     if workers <= 1:
@@ -330,7 +340,7 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
             weight_decay: float = 0.0, augment: Callable | None = None, ckpt_dir=None, progress=None,
             loss_fn: Callable | None = None, metric_fn: Callable | None = None, l2: float = 0.0,
             adversary: Callable | None = None, keep_best: Callable[[Any, Any], float] | str | None = None,
-            patience: int = 0):
+            patience: int = 0, init: tuple | None = None, train_key=None):
     """Train one ``nets.Sequential`` classifier with AdamW, a one-cycle (warm-up then cosine)
     learning rate, on-device ``augment`` and an optional L2 penalty ``l2``·Σ kernel² (as Keras'
     kernel_regularizer; not included in the reported loss) and an optional ``adversary`` (adversarial
@@ -347,7 +357,10 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     epoch returned. With ``ckpt_dir`` the best epoch so far is checkpointed too (``ckpt_dir``-best),
     so a resumed fit still returns the best of all its epochs. ``patience`` > 0 (with ``keep_best``)
     stops training once that many epochs have passed without a better score (Keras' EarlyStopping
-    with restore_best_weights); the history then ends at the last epoch trained."""
+    with restore_best_weights); the history then ends at the last epoch trained. ``init`` = (params,
+    model_state) starts from a trained model instead of ``seed``'s initialisation, with a fresh
+    optimiser and schedule: a warm restart (Loshchilov & Hutter 2017); epoch 0 is then that model.
+    ``train_key`` replaces ``seed``'s training key (e.g. a restart's own, ``rng.key(seed, "restart")``)."""
     if isinstance(keep_best, str) and keep_best.split("_")[0] != data.eval_split:
         raise ValueError(f"keep_best={keep_best!r} is not a metric of the evaluated split ({data.eval_split!r})")
     if isinstance(keep_best, str) and data.eval_split == "test":
@@ -362,7 +375,10 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
     trainer = Trainer(tx=tx, batch_size=batch_size, eval_batch_size=500, grad_stats=False,
                       forward_fn=nets.forward_fn(net), augment=augment, loss_fn=loss_fn, metric_fn=metric_fn,
                       adversary=adversary)
-    state = init_runs(trainer, lambda k: nets.init(net, k), [seed])
+    start = (lambda k: nets.init(net, k)) if init is None else (lambda k: jax.tree.map(jnp.asarray, init))
+    state = init_runs(trainer, start, [seed])
+    if train_key is not None:
+        state = state.replace(key=train_key[None])
     scores, best = np.full(epochs + 1, np.nan), {}
     best_dir = None if ckpt_dir is None or keep_best is None else f"{ckpt_dir}-best"
     if best_dir is not None:  # the best epoch so far of an interrupted fit, and every score
@@ -373,11 +389,11 @@ def fit_net(net, data: Data, epochs: int, *, seed: int = 0, batch_size: int = 12
             best.update(score=float(extra["best_score"]), epoch=int(extra["best_epoch"]), params=params)
 
     def score(epoch, st, metrics):
-        p, s = jax.device_get(jax.tree.map(lambda a: a[0], (st.params, st.model_state)))
+        p, s = jax.device_get(jax.tree.map(lambda a: a[0], distributed.gather((st.params, st.model_state))))
         scores[epoch] = -float(metrics[keep_best][0]) if isinstance(keep_best, str) else keep_best(p, s)
         if not best or scores[epoch] >= best["score"]:
             best.update(score=scores[epoch], epoch=epoch, params=(p, s))
-        if best_dir is not None:
+        if best_dir is not None and distributed.writes():
             checkpoint.save(best_dir, epoch, best["params"], {"scores": scores, "best_score": best["score"],
                                                               "best_epoch": best["epoch"]})
     stop = None

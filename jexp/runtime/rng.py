@@ -31,6 +31,7 @@ PURPOSES = (
     "split",    # a validation split drawn from the training set
     "many samples",  # the test images of an attack's evaluation on many images × every target
     "many",     # the generators of that evaluation
+    "restart",  # the training key of a warm restart's cycle (its shuffles, augmentation, dropout)
 )
 
 
